@@ -1,0 +1,114 @@
+"""
+### Initial sync
+
+Index every file of a dataset's storage as a catalog item.
+
+**probe** the driver's permissions (a probe file in the hidden folder `.tributary/`) →
+**plan** listing partitions (top-level folders) → **list** each partition in parallel
+(dynamic task mapping), streaming pages into the catalog's staging table →
+**check quota** (fails before indexing anything when the new items would exceed the
+data-point quota) → **index** new items in one set-based statement → **announce** them
+with an `items-created` asset event that preprocessing subscribes to.
+
+Progress (objects listed, partitions done) is visible while it runs with
+`tributary runs DATASET`. Re-running or retrying any task leaves the same catalog.
+
+Trigger: `tributary dataset create` does it; or the Trigger button with a dataset name;
+or `airflow dags test tributary_initial_sync --conf '{"dataset": "NAME"}'`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, Metadata, Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from tributary.hooks.catalog import open_catalog
+from tributary.operators.failures import close_sync_on_failure, task_errors
+from tributary.sync import initial
+
+ITEMS_CREATED = Asset(name="tributary_items_created", uri="tributary://items-created")
+
+
+@dag(
+    dag_id="tributary_initial_sync",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=8,
+    tags=["tributary", "sync"],
+    doc_md=__doc__,
+    params={
+        "dataset": Param(
+            type="string",
+            minLength=1,
+            title="Dataset",
+            description="Name of the dataset to index (see: tributary dataset list).",
+        )
+    },
+    default_args={
+        "retries": 2,
+        "retry_delay": dt.timedelta(seconds=10),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": close_sync_on_failure,
+    },
+)
+def tributary_initial_sync():
+    @task
+    def start(params=None, dag_run=None) -> int:
+        with task_errors():
+            return initial.start(
+                open_catalog(),
+                dataset_name=params["dataset"],
+                kind="initial",
+                dag_id=dag_run.dag_id,
+                run_id=dag_run.run_id,
+            )
+
+    @task
+    def probe_permissions(sync_id: int) -> dict:
+        with task_errors():
+            return initial.check_permissions(open_catalog(), sync_id)
+
+    @task
+    def plan_partitions(sync_id: int) -> list[dict]:
+        with task_errors():
+            return initial.plan(open_catalog(), sync_id)
+
+    @task(map_index_template="{{ task.op_kwargs['partition']['index'] }}")
+    def list_partition(partition: dict) -> int:
+        with task_errors():
+            return initial.list_partition(open_catalog(), partition["sync_id"], partition["index"])
+
+    @task
+    def check_quota(sync_id: int) -> int:
+        with task_errors():
+            return initial.check_quota(open_catalog(), sync_id)
+
+    @task
+    def index_items(sync_id: int) -> dict:
+        with task_errors():
+            return initial.index(open_catalog(), sync_id)
+
+    @task(outlets=[ITEMS_CREATED])
+    def announce(created: dict, params=None):
+        if not created["count"]:
+            raise AirflowSkipException("no new items: nothing to announce")
+        yield Metadata(ITEMS_CREATED, {"dataset": params["dataset"], **created})
+
+    sync_id = start()
+    partitions = plan_partitions(sync_id)
+    probe_permissions(sync_id) >> partitions
+    listed = list_partition.expand(partition=partitions)
+    needed = check_quota(sync_id)
+    listed >> needed
+    created = index_items(sync_id)
+    needed >> created
+    announce(created)
+
+
+dag = tributary_initial_sync()
+
+if __name__ == "__main__":
+    dag.test()

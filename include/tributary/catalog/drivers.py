@@ -1,0 +1,137 @@
+"""Storage drivers: one integration (Airflow connection) bound to one bucket and prefix."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tributary.catalog.schema import drivers
+from tributary.errors import InvalidInput, NotFound
+
+PROVIDERS = ("local", "s3", "azure", "gcs")
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A storage driver as stored in the catalog."""
+
+    id: int
+    name: str
+    provider: str
+    conn_id: str | None
+    bucket: str
+    path: str
+    storage_class: str
+    region: str | None
+    allow_delete: bool
+
+    @property
+    def prefix(self) -> str:
+        """The folder path as a key prefix: no leading slash, one trailing slash, or ''."""
+        return normalise_prefix(self.path)
+
+    def as_dict(self) -> dict:
+        """A JSON-ready view (holds no secret: credentials live in the connection)."""
+        return asdict(self)
+
+
+def normalise_prefix(path: str | None) -> str:
+    """``/a/b`` → ``a/b/``; empty or ``/`` → ``''``."""
+    cleaned = (path or "").strip().strip("/")
+    return f"{cleaned}/" if cleaned else ""
+
+
+def create(
+    conn: Connection,
+    *,
+    name: str,
+    provider: str,
+    bucket: str,
+    conn_id: str | None = None,
+    path: str = "",
+    storage_class: str = "standard",
+    region: str | None = None,
+    allow_delete: bool = False,
+) -> Driver:
+    """Insert a driver; a name already taken is an error, not an overwrite."""
+    if provider not in PROVIDERS:
+        raise InvalidInput(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+    if not name.strip():
+        raise InvalidInput("a driver needs a name")
+    if not bucket.strip():
+        raise InvalidInput("a driver needs a bucket (a directory for the local provider)")
+    if provider != "local" and not conn_id:
+        raise InvalidInput(f"a {provider} driver needs --conn-id (an Airflow connection)")
+    if conn.execute(sa.select(drivers.c.id).where(drivers.c.name == name)).first():
+        raise InvalidInput(f"driver {name!r} already exists")
+    conn.execute(
+        drivers.insert().values(
+            name=name,
+            provider=provider,
+            conn_id=conn_id,
+            bucket=bucket,
+            path=normalise_prefix(path),
+            storage_class=storage_class or "standard",
+            region=region,
+            allow_delete=allow_delete,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    return get(conn, name)
+
+
+def _from_row(row) -> Driver:
+    return Driver(
+        id=row.id,
+        name=row.name,
+        provider=row.provider,
+        conn_id=row.conn_id,
+        bucket=row.bucket,
+        path=row.path,
+        storage_class=row.storage_class,
+        region=row.region,
+        allow_delete=bool(row.allow_delete),
+    )
+
+
+def get(conn: Connection, name: str) -> Driver:
+    """The driver called ``name``."""
+    row = conn.execute(sa.select(drivers).where(drivers.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no driver named {name!r} (see: tributary driver list)")
+    return _from_row(row)
+
+
+def get_by_id(conn: Connection, driver_id: int) -> Driver:
+    """The driver with this id."""
+    row = conn.execute(sa.select(drivers).where(drivers.c.id == driver_id)).first()
+    if row is None:
+        raise NotFound(f"no driver with id {driver_id}")
+    return _from_row(row)
+
+
+def list_all(conn: Connection) -> list[Driver]:
+    """Every driver, by name."""
+    return [_from_row(r) for r in conn.execute(sa.select(drivers).order_by(drivers.c.name))]
+
+
+def delete(conn: Connection, name: str) -> None:
+    """Forget a driver (used to undo a create whose probe failed)."""
+    conn.execute(drivers.delete().where(drivers.c.name == name))
+
+
+def record_check(conn: Connection, name: str, results: dict) -> None:
+    """Store the latest permission-probe results of a driver."""
+    conn.execute(
+        drivers.update()
+        .where(drivers.c.name == name)
+        .values(last_check=results, last_check_at=dt.datetime.now(dt.UTC))
+    )
+
+
+def last_check(conn: Connection, name: str) -> dict | None:
+    """The latest permission-probe results of a driver, if it was ever probed."""
+    return conn.execute(sa.select(drivers.c.last_check).where(drivers.c.name == name)).scalar()

@@ -1,0 +1,126 @@
+"""Items: indexing staged listings, quota arithmetic, and reading items back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tributary.catalog.schema import datasets, items, quotas, staging_listing
+from tributary.errors import InvalidInput, QuotaExceeded
+
+ITEM_STATES = ("active", "ghost", "all")
+
+
+def _already_indexed(dataset_id: int):
+    return sa.exists().where(
+        (items.c.dataset_id == dataset_id) & (items.c.storage_key == staging_listing.c.storage_key)
+    )
+
+
+def count_new(conn: Connection, *, dataset_id: int, sync_id: int) -> int:
+    """Staged keys of a sync that are not items yet."""
+    return conn.execute(
+        sa.select(sa.func.count())
+        .select_from(staging_listing)
+        .where((staging_listing.c.sync_id == sync_id) & ~_already_indexed(dataset_id))
+    ).scalar_one()
+
+
+def check_quota(conn: Connection, *, dataset_id: int, dataset_name: str, needed: int) -> None:
+    """Raise QuotaExceeded when ``needed`` new items do not fit the dataset or catalog quota."""
+    limits = {
+        row.scope: row.max_data_points
+        for row in conn.execute(
+            sa.select(quotas).where(quotas.c.scope.in_(["catalog", f"dataset:{dataset_id}"]))
+        )
+    }
+    used = {
+        "catalog": lambda: conn.execute(sa.select(sa.func.count()).select_from(items)).scalar_one(),
+        f"dataset:{dataset_id}": lambda: conn.execute(
+            sa.select(sa.func.count()).where(items.c.dataset_id == dataset_id)
+        ).scalar_one(),
+    }
+    for scope, limit in limits.items():
+        in_use = used[scope]()
+        available = max(limit - in_use, 0)
+        if needed > available:
+            where = "the catalog" if scope == "catalog" else f"dataset {dataset_name!r}"
+            raise QuotaExceeded(
+                f"data-point quota exceeded for {where}: this sync needs {needed} data points, "
+                f"{available} available (quota {limit}, {in_use} in use); nothing was indexed"
+            )
+
+
+def index_new(conn: Connection, *, dataset_id: int, sync_id: int) -> dict:
+    """Insert every staged key that is not an item yet, in one statement.
+
+    Returns the count and the id range of the items this sync created (the range is what
+    the items-created asset event carries).
+    """
+    now = dt.datetime.now(dt.UTC)
+    source = (
+        sa.select(
+            sa.literal(dataset_id),
+            staging_listing.c.path,
+            staging_listing.c.storage_key,
+            staging_listing.c.size,
+            staging_listing.c.etag,
+            staging_listing.c.mtime,
+            staging_listing.c.mimetype,
+            sa.literal(sync_id),
+            sa.literal(sync_id),
+            sa.literal(now, items.c.created_at.type),
+            sa.literal(now, items.c.updated_at.type),
+        )
+        .where((staging_listing.c.sync_id == sync_id) & ~_already_indexed(dataset_id))
+        .order_by(staging_listing.c.storage_key)
+    )
+    conn.execute(
+        items.insert().from_select(
+            [
+                "dataset_id",
+                "path",
+                "storage_key",
+                "size",
+                "etag",
+                "mtime",
+                "mimetype",
+                "created_sync_id",
+                "last_seen_sync_id",
+                "created_at",
+                "updated_at",
+            ],
+            source,
+        )
+    )
+    return created_by(conn, sync_id)
+
+
+def created_by(conn: Connection, sync_id: int) -> dict:
+    """How many items a sync created, and their id range."""
+    row = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(items.c.id), sa.func.max(items.c.id)).where(
+            items.c.created_sync_id == sync_id
+        )
+    ).one()
+    return {"count": row[0], "min_id": row[1], "max_id": row[2]}
+
+
+def iterate(conn: Connection, dataset_name: str, state: str = "active") -> Iterator[dict]:
+    """Stream the items of a dataset in path order (server-side cursor on PostgreSQL)."""
+    if state not in ITEM_STATES:
+        raise InvalidInput(f"state must be one of {', '.join(ITEM_STATES)}")
+    query = (
+        sa.select(items)
+        .join(datasets, datasets.c.id == items.c.dataset_id)
+        .where(datasets.c.name == dataset_name)
+        .order_by(items.c.path)
+    )
+    if state != "all":
+        query = query.where(items.c.state == state)
+    result = conn.execution_options(yield_per=1000).execute(query).mappings()
+    for row in result:
+        yield dict(row)

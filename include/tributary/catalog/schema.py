@@ -1,0 +1,131 @@
+"""Table definitions. Alembic migrations under ``migrations/`` create exactly these."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+# JSON everywhere, JSONB on PostgreSQL so user metadata can be indexed later.
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+drivers = sa.Table(
+    "drivers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("conn_id", sa.String(250)),
+    sa.Column("bucket", sa.String(1024), nullable=False),
+    sa.Column("path", sa.String(1024), nullable=False, server_default=""),
+    sa.Column("storage_class", sa.String(64), nullable=False, server_default="standard"),
+    sa.Column("region", sa.String(64)),
+    sa.Column("allow_delete", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_check", Json),
+    sa.Column("last_check_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("driver_id", sa.Integer, sa.ForeignKey("drivers.id")),
+    sa.Column("sync_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("storage_key", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.String(200)),
+    sa.Column("mtime", Timestamp),
+    sa.Column("mimetype", sa.String(200)),
+    # Existence in the bucket: active | ghost (a tombstone, see DESIGN.md).
+    sa.Column("state", sa.String(16), nullable=False, server_default="active"),
+    # Preprocessing: pending | done | failed.
+    sa.Column("preprocess_state", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("system_metadata", Json),
+    sa.Column("user_metadata", Json),
+    sa.Column("description", sa.Text),
+    sa.Column("created_sync_id", sa.Integer),
+    sa.Column("last_seen_sync_id", sa.Integer),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("dataset_id", "storage_key", name="uq_items_dataset_key"),
+    sa.Index("ix_items_dataset_state", "dataset_id", "state"),
+    sa.Index("ix_items_created_sync", "created_sync_id"),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # initial | upstream | event
+    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | failed
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("partitions_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("partitions_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("objects_listed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("items_new", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+    sa.UniqueConstraint("dag_id", "run_id", "dataset_id", name="uq_sync_runs_airflow_run"),
+    sa.Index("ix_sync_runs_dataset", "dataset_id", "id"),
+)
+
+# One row per listing partition of a sync: progress that survives retries.
+sync_partitions = sa.Table(
+    "sync_partitions",
+    metadata,
+    sa.Column("sync_id", sa.Integer, sa.ForeignKey("sync_runs.id"), primary_key=True),
+    sa.Column("partition_index", sa.Integer, primary_key=True),
+    sa.Column("descriptor", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="planned"),
+    sa.Column("objects_listed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("finished_at", Timestamp),
+)
+
+# The listing of one sync, streamed in page by page; reconcile is SQL over it.
+staging_listing = sa.Table(
+    "staging_listing",
+    metadata,
+    sa.Column("sync_id", sa.Integer, primary_key=True),
+    sa.Column("storage_key", sa.Text, primary_key=True),
+    sa.Column("partition_index", sa.Integer, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.String(200)),
+    sa.Column("mtime", Timestamp),
+    sa.Column("mimetype", sa.String(200)),
+    sa.Index("ix_staging_partition", "sync_id", "partition_index"),
+)
+
+# Data-point quotas: scope "catalog" for the whole catalog, "dataset:<id>" for one dataset.
+quotas = sa.Table(
+    "quotas",
+    metadata,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("max_data_points", sa.BigInteger, nullable=False),
+)
+
+# At most one sync per dataset at a time (initial, upstream or event).
+dataset_locks = sa.Table(
+    "dataset_locks",
+    metadata,
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), primary_key=True),
+    sa.Column("sync_id", sa.Integer, nullable=False),
+    sa.Column("acquired_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The Airflow side of Tributary's tasks: thin wrappers around domain steps."""

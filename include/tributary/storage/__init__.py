@@ -1,0 +1,56 @@
+"""Storage: one ``ObjectStore`` interface and an adapter per provider."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tributary.config import internal_storage_root
+from tributary.storage.base import ObjectInfo, ObjectStore, StorageError
+
+if TYPE_CHECKING:
+    from tributary.catalog.datasets import Dataset
+    from tributary.catalog.drivers import Driver
+
+__all__ = ["ObjectInfo", "ObjectStore", "StorageError", "open_dataset_store", "open_store"]
+
+
+def open_store(driver: Driver) -> ObjectStore:
+    """The adapter for a driver. Provider SDKs are imported only when used."""
+    if driver.provider == "local":
+        from tributary.storage.local import LocalStore
+
+        return LocalStore(driver.bucket, driver.prefix)
+    if driver.provider == "s3":
+        from tributary.storage.s3 import S3Store
+
+        return S3Store(
+            driver.bucket,
+            driver.prefix,
+            conn_id=driver.conn_id,
+            region=driver.region,
+            storage_class=driver.storage_class,
+        )
+    if driver.provider == "azure":
+        from tributary.storage.azure import AzureBlobStore
+
+        return AzureBlobStore(
+            driver.bucket, driver.prefix, conn_id=driver.conn_id, storage_class=driver.storage_class
+        )
+    if driver.provider == "gcs":
+        from tributary.storage.gcs import GCSStore
+
+        return GCSStore(
+            driver.bucket, driver.prefix, conn_id=driver.conn_id, storage_class=driver.storage_class
+        )
+    raise ValueError(f"unknown provider {driver.provider!r}")
+
+
+def open_dataset_store(dataset: Dataset) -> ObjectStore:
+    """The store a dataset's files live in: its driver's, or the internal storage."""
+    if dataset.driver is not None:
+        return open_store(dataset.driver)
+    from tributary.storage.local import LocalStore
+
+    root = internal_storage_root() / dataset.name
+    root.mkdir(parents=True, exist_ok=True)
+    return LocalStore(str(root))

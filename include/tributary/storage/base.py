@@ -1,0 +1,113 @@
+"""The one storage interface every adapter implements, and the errors it raises."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tributary.config import HIDDEN_FOLDER
+from tributary.errors import TributaryError
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One listed object. ``key`` is the full storage key, prefix included."""
+
+    key: str
+    size: int
+    etag: str | None
+    last_modified: dt.datetime | None
+    content_type: str | None = None
+
+
+class StorageError(TributaryError):
+    """A storage operation failed; the message names the problem in one line."""
+
+
+class BucketNotFound(StorageError):
+    """The bucket, container or directory does not exist."""
+
+
+class AccessDenied(StorageError):
+    """The credentials are valid but lack a permission."""
+
+
+class BadCredentials(StorageError):
+    """The credentials are missing, malformed or rejected."""
+
+
+class Unreachable(StorageError):
+    """The storage endpoint could not be reached."""
+
+
+class ObjectNotFound(StorageError):
+    """The key does not exist."""
+
+
+class ObjectStore(abc.ABC):
+    """A bucket (or container, or directory) seen as a flat key space.
+
+    Adapters implement the raw operations; the listing rules shared by every provider
+    (skip the hidden folder, skip folder markers) live here so no adapter can forget them.
+    """
+
+    provider: str = ""
+
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.hidden_prefix = f"{prefix}{HIDDEN_FOLDER}/"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.bucket!r}, prefix={self.prefix!r})"
+
+    @property
+    def location(self) -> str:
+        """Human-readable address of the store, for messages."""
+        return f"{self.provider}://{self.bucket}/{self.prefix}"
+
+    # -- listing -------------------------------------------------------------------------
+
+    def list_pages(self, prefix: str, *, recursive: bool = True) -> Iterator[list[ObjectInfo]]:
+        """Stream the objects under ``prefix`` page by page, as items would be indexed.
+
+        Keys in the hidden folder and zero-byte folder markers (keys ending in ``/``) are
+        left out: they are never items. Non-recursive listing returns only the objects
+        directly under ``prefix``.
+        """
+        hidden = self.hidden_prefix
+        for page in self.list_raw(prefix, recursive=recursive):
+            kept = [o for o in page if not o.key.endswith("/") and not o.key.startswith(hidden)]
+            if kept:
+                yield kept
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """The sub-folders directly under ``prefix`` (full prefixes ending in ``/``).
+
+        The hidden folder is not among them.
+        """
+        return sorted(p for p in self.list_subprefixes(prefix) if p != self.hidden_prefix)
+
+    @abc.abstractmethod
+    def list_raw(self, prefix: str, *, recursive: bool = True) -> Iterator[list[ObjectInfo]]:
+        """Every object under ``prefix``, hidden folder and markers included, paged."""
+
+    @abc.abstractmethod
+    def list_subprefixes(self, prefix: str) -> list[str]:
+        """Delimiter listing: the common prefixes one level below ``prefix``."""
+
+    # -- objects -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        """The bytes of ``key`` from ``start``; ``length`` None reads to the end."""
+
+    @abc.abstractmethod
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Create or replace ``key`` with ``data``."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error."""

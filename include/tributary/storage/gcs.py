@@ -1,0 +1,125 @@
+"""The Google Cloud Storage adapter, on the google provider's ``GCSHook``."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Iterator
+from functools import cached_property
+
+from tributary.config import listing_page_size
+from tributary.storage.base import (
+    AccessDenied,
+    BadCredentials,
+    BucketNotFound,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StorageError,
+    Unreachable,
+)
+
+
+def md5_hex(md5_base64: str | None) -> str | None:
+    """GCS gives MD5 in base64; S3 etags of simple uploads are the same MD5 in hex."""
+    return base64.b64decode(md5_base64).hex() if md5_base64 else None
+
+
+class GCSStore(ObjectStore):
+    """A GCS bucket reached through an Airflow ``google_cloud_platform`` connection."""
+
+    provider = "gcs"
+
+    def __init__(
+        self, bucket: str, prefix: str = "", *, conn_id: str, storage_class: str = "standard"
+    ) -> None:
+        super().__init__(bucket, prefix)
+        self.conn_id = conn_id
+        self.storage_class = storage_class
+
+    @cached_property
+    def client(self):
+        """The google-cloud-storage Client (GCSHook wants keyword arguments)."""
+        from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+        with self._errors("connect"):
+            return GCSHook(gcp_conn_id=self.conn_id).get_conn()
+
+    @cached_property
+    def _bucket(self):
+        return self.client.bucket(self.bucket)
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, key: str = "") -> Iterator[None]:
+        from google.api_core import exceptions as gexc
+        from google.auth.exceptions import GoogleAuthError
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+
+        target = f"gs://{self.bucket}/{key}"
+        try:
+            yield
+        except gexc.NotFound as exc:
+            if "bucket" in str(exc.message).lower() or not key:
+                raise BucketNotFound(f"bucket {self.bucket!r} does not exist") from exc
+            raise ObjectNotFound(f"{target} does not exist") from exc
+        except gexc.Forbidden as exc:
+            raise AccessDenied(f"{action} denied on {target} (GCS said 403 Forbidden)") from exc
+        except gexc.Unauthorized as exc:
+            raise BadCredentials(
+                f"GCS rejected the credentials of connection {self.conn_id!r}"
+            ) from exc
+        except GoogleAuthError as exc:
+            raise BadCredentials(
+                f"connection {self.conn_id!r} has no usable Google credentials"
+            ) from exc
+        except RequestsConnectionError as exc:
+            raise Unreachable(f"GCS endpoint unreachable for bucket {self.bucket!r}") from exc
+        except gexc.GoogleAPICallError as exc:
+            raise StorageError(f"{action} failed on {target}: GCS error {exc.code}") from exc
+
+    def list_raw(self, prefix: str, *, recursive: bool = True) -> Iterator[list[ObjectInfo]]:
+        with self._errors("list", prefix):
+            blobs = self.client.list_blobs(
+                self.bucket,
+                prefix=prefix or None,
+                delimiter=None if recursive else "/",
+                page_size=listing_page_size(),
+            )
+            for page in blobs.pages:
+                objects = [
+                    ObjectInfo(
+                        key=b.name,
+                        size=b.size or 0,
+                        etag=md5_hex(b.md5_hash) or b.etag,
+                        last_modified=b.updated,
+                        content_type=b.content_type,
+                    )
+                    for b in page
+                ]
+                if objects:
+                    yield objects
+
+    def list_subprefixes(self, prefix: str) -> list[str]:
+        with self._errors("list", prefix):
+            blobs = self.client.list_blobs(
+                self.bucket, prefix=prefix or None, delimiter="/", page_size=listing_page_size()
+            )
+            prefixes: set[str] = set()
+            for page in blobs.pages:
+                prefixes.update(page.prefixes)
+            return sorted(prefixes)
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        end = None if length is None else start + length - 1
+        with self._errors("get", key):
+            return self._bucket.blob(key).download_as_bytes(start=start or None, end=end)
+
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        with self._errors("put", key):
+            self._bucket.blob(key).upload_from_string(data, content_type=content_type)
+
+    def delete(self, key: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with self._errors("delete", key), contextlib.suppress(NotFound):
+            self._bucket.blob(key).delete()

@@ -1,0 +1,141 @@
+"""The AWS S3 adapter, on the amazon provider's ``S3Hook`` (any S3-compatible endpoint)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import cached_property
+
+from tributary.config import listing_page_size
+from tributary.storage.base import (
+    AccessDenied,
+    BadCredentials,
+    BucketNotFound,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StorageError,
+    Unreachable,
+)
+
+_DENIED = {"AccessDenied", "AllAccessDisabled", "403", "Forbidden"}
+_BAD_CREDENTIALS = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+}
+
+
+class S3Store(ObjectStore):
+    """An S3 bucket reached through an Airflow ``aws`` connection."""
+
+    provider = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        conn_id: str,
+        region: str | None = None,
+        storage_class: str = "standard",
+    ) -> None:
+        super().__init__(bucket, prefix)
+        self.conn_id = conn_id
+        self.region = region
+        self.storage_class = storage_class
+
+    @cached_property
+    def client(self):
+        """The boto3 S3 client, with bounded timeouts so a dead endpoint fails fast."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.config import Config
+
+        config = Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3})
+        hook = S3Hook(aws_conn_id=self.conn_id, region_name=self.region, config=config)
+        return hook.get_conn()
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, key: str = "") -> Iterator[None]:
+        from botocore.exceptions import (
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        target = f"s3://{self.bucket}/{key}"
+        try:
+            yield
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code == "NoSuchBucket":
+                raise BucketNotFound(f"bucket {self.bucket!r} does not exist") from exc
+            if code in ("NoSuchKey", "404"):
+                raise ObjectNotFound(f"{target} does not exist") from exc
+            if code in _DENIED:
+                raise AccessDenied(f"{action} denied on {target} (S3 said {code})") from exc
+            if code in _BAD_CREDENTIALS:
+                raise BadCredentials(
+                    f"S3 rejected the credentials of connection {self.conn_id!r} ({code})"
+                ) from exc
+            raise StorageError(f"{action} failed on {target}: S3 error {code}") from exc
+        except (NoCredentialsError, PartialCredentialsError) as exc:
+            raise BadCredentials(
+                f"connection {self.conn_id!r} has no usable AWS credentials"
+            ) from exc
+        except (EndpointConnectionError, BotoConnectionError) as exc:
+            raise Unreachable(f"S3 endpoint unreachable for bucket {self.bucket!r}") from exc
+
+    def _pages(self, prefix: str, delimiter: str | None) -> Iterator[dict]:
+        kwargs = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        paginator = self.client.get_paginator("list_objects_v2")
+        with self._errors("list", prefix):
+            yield from paginator.paginate(
+                **kwargs, PaginationConfig={"PageSize": listing_page_size()}
+            )
+
+    def list_raw(self, prefix: str, *, recursive: bool = True) -> Iterator[list[ObjectInfo]]:
+        for page in self._pages(prefix, None if recursive else "/"):
+            objects = [
+                ObjectInfo(
+                    key=o["Key"],
+                    size=o["Size"],
+                    etag=o.get("ETag", "").strip('"') or None,
+                    last_modified=o.get("LastModified"),
+                )
+                for o in page.get("Contents", ())
+            ]
+            if objects:
+                yield objects
+
+    def list_subprefixes(self, prefix: str) -> list[str]:
+        return [
+            p["Prefix"] for page in self._pages(prefix, "/") for p in page.get("CommonPrefixes", ())
+        ]
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        kwargs = {"Bucket": self.bucket, "Key": key}
+        if start or length is not None:
+            end = "" if length is None else start + length - 1
+            kwargs["Range"] = f"bytes={start}-{end}"
+        with self._errors("get", key):
+            return self.client.get_object(**kwargs)["Body"].read()
+
+    def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        kwargs = {"Bucket": self.bucket, "Key": key, "Body": data}
+        if content_type:
+            kwargs["ContentType"] = content_type
+        if self.storage_class and self.storage_class.lower() != "standard":
+            kwargs["StorageClass"] = self.storage_class.upper()
+        with self._errors("put", key):
+            self.client.put_object(**kwargs)
+
+    def delete(self, key: str) -> None:
+        with self._errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=key)

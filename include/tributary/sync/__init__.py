@@ -1,0 +1,1 @@
+"""Syncs: listing → staging → plan → apply. No Airflow imports: the DAGs call these steps."""

@@ -1,0 +1,189 @@
+"""The initial sync, step by step: each step is one Airflow task and safe to retry.
+
+start → probe → plan partitions → list each partition into staging → check quota →
+index new items. Steps take and return ids and counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import time
+from collections.abc import Iterator
+
+from tributary.catalog import Catalog, staging
+from tributary.catalog import datasets as dataset_queries
+from tributary.catalog import drivers as driver_queries
+from tributary.catalog import items as item_queries
+from tributary.catalog import syncs as sync_queries
+from tributary.catalog.datasets import Dataset
+from tributary.catalog.schema import datasets as datasets_table
+from tributary.config import listing_page_size, max_partitions
+from tributary.errors import TributaryError
+from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
+from tributary.storage.probe import probe
+from tributary.sync import partitions
+
+log = logging.getLogger(__name__)
+
+
+class PermissionsMissing(TributaryError):
+    """The probe found a mandatory permission missing."""
+
+
+def _dataset_of(catalog: Catalog, sync_id: int) -> tuple[Dataset, ObjectStore]:
+    with catalog.begin() as conn:
+        run = sync_queries.get(conn, sync_id)
+        name = (
+            conn.execute(datasets_table.select().where(datasets_table.c.id == run["dataset_id"]))
+            .one()
+            .name
+        )
+        dataset = dataset_queries.get(conn, name)
+    return dataset, open_dataset_store(dataset)
+
+
+def start(catalog: Catalog, *, dataset_name: str, kind: str, dag_id: str, run_id: str) -> int:
+    """Open (or, on a retry, find) the sync run of this Airflow run and take the lock."""
+    with catalog.begin() as conn:
+        dataset = dataset_queries.get(conn, dataset_name)
+        sync_id = sync_queries.start(
+            conn, dataset_id=dataset.id, kind=kind, dag_id=dag_id, run_id=run_id
+        )
+    with catalog.begin() as conn:
+        sync_queries.acquire_lock(conn, dataset_id=dataset.id, sync_id=sync_id)
+    log.info("Sync %d of dataset %s started (%s)", sync_id, dataset_name, kind)
+    return sync_id
+
+
+def check_permissions(catalog: Catalog, sync_id: int) -> dict:
+    """Probe the dataset's storage; stop the sync when a mandatory permission is missing."""
+    dataset, store = _dataset_of(catalog, sync_id)
+    allow_delete = dataset.driver.allow_delete if dataset.driver else True
+    report = probe(store, allow_delete=allow_delete)
+    if dataset.driver is not None:
+        with catalog.begin() as conn:
+            driver_queries.record_check(conn, dataset.driver.name, report.as_dict())
+    for name, result in report.results.items():
+        log.info("Permission %s: %s (%s)", name, "ok" if result.ok else "MISSING", result.message)
+    if not report.ok:
+        raise PermissionsMissing(f"{store.location}: " + "; ".join(report.problems))
+    return {name: r.ok for name, r in report.results.items()}
+
+
+def plan(catalog: Catalog, sync_id: int) -> list[dict]:
+    """Plan the listing partitions; returns one small pointer per partition for mapping."""
+    _, store = _dataset_of(catalog, sync_id)
+    descriptors = partitions.plan(store, max_partitions())
+    with catalog.begin() as conn:
+        sync_queries.plan_partitions(conn, sync_id, descriptors)
+    log.info("Planned %d listing partitions for %s", len(descriptors), store.location)
+    return [{"sync_id": sync_id, "index": d["index"]} for d in descriptors]
+
+
+def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:
+    """Stream one partition's listing into staging, a page per transaction.
+
+    A retry starts the partition over: its earlier staged rows are dropped first, so
+    staging never holds a key twice.
+    """
+    _, store = _dataset_of(catalog, sync_id)
+    with catalog.begin() as conn:
+        descriptor = _descriptor(conn, sync_id, index)
+        sync_queries.begin_partition(conn, sync_id, index)
+    listed = 0
+    started = time.monotonic()
+    try:
+        for page in _pages_of(store, descriptor, page_size=listing_page_size()):
+            rows = [_staged_row(store, sync_id, index, o) for o in page]
+            listed += len(rows)
+            with catalog.begin() as conn:
+                staging.insert_rows(conn, rows)
+                sync_queries.partition_progress(conn, sync_id, index, listed)
+            log.info("Partition %d: %d objects listed", index, listed)
+    except Exception as exc:
+        with catalog.begin() as conn:
+            sync_queries.fail_partition(conn, sync_id, index, str(exc)[:500])
+        raise
+    with catalog.begin() as conn:
+        sync_queries.finish_partition(conn, sync_id, index, listed)
+    log.info("Partition %d done: %d objects in %.1fs", index, listed, time.monotonic() - started)
+    return listed
+
+
+def _pages_of(store: ObjectStore, descriptor: dict, page_size: int) -> Iterator[list[ObjectInfo]]:
+    """The partition's listing regrouped into full pages across its prefixes."""
+    buffer: list[ObjectInfo] = []
+    for prefix in descriptor["prefixes"]:
+        for page in store.list_pages(prefix, recursive=descriptor["recursive"]):
+            buffer.extend(page)
+            while len(buffer) >= page_size:
+                yield buffer[:page_size]
+                buffer = buffer[page_size:]
+    if buffer:
+        yield buffer
+
+
+def _descriptor(conn, sync_id: int, index: int) -> dict:
+    from tributary.catalog.schema import sync_partitions as parts
+
+    return (
+        conn.execute(
+            parts.select().where((parts.c.sync_id == sync_id) & (parts.c.partition_index == index))
+        )
+        .one()
+        .descriptor
+    )
+
+
+def _staged_row(store: ObjectStore, sync_id: int, index: int, obj) -> tuple:
+    relative = obj.key[len(store.prefix) :]
+    mimetype = obj.content_type or mimetypes.guess_type(relative, strict=False)[0]
+    return (
+        sync_id,
+        obj.key,
+        index,
+        f"/{relative}",
+        obj.size,
+        obj.etag,
+        obj.last_modified,
+        mimetype,
+    )
+
+
+def check_quota(catalog: Catalog, sync_id: int) -> int:
+    """Fail before indexing anything when the new items would exceed a quota."""
+    with catalog.begin() as conn:
+        incomplete = sync_queries.incomplete_partitions(conn, sync_id)
+        if incomplete:
+            raise TributaryError(
+                f"listing incomplete: partitions {incomplete} did not finish; nothing indexed"
+            )
+        run = sync_queries.get(conn, sync_id)
+        dataset = conn.execute(
+            datasets_table.select().where(datasets_table.c.id == run["dataset_id"])
+        ).one()
+        needed = item_queries.count_new(conn, dataset_id=dataset.id, sync_id=sync_id)
+        item_queries.check_quota(
+            conn, dataset_id=dataset.id, dataset_name=dataset.name, needed=needed
+        )
+    log.info("Quota check passed: %d new items", needed)
+    return needed
+
+
+def index(catalog: Catalog, sync_id: int) -> dict:
+    """Insert the new items in one set-based statement and close the sync run."""
+    with catalog.begin() as conn:
+        run = sync_queries.get(conn, sync_id)
+        created = item_queries.index_new(conn, dataset_id=run["dataset_id"], sync_id=sync_id)
+        sync_queries.succeed(conn, sync_id, items_new=created["count"])
+    log.info(
+        "Indexed %d new items (ids %s..%s)", created["count"], created["min_id"], created["max_id"]
+    )
+    return {"sync_id": sync_id, **created}
+
+
+def fail(catalog: Catalog, sync_id: int, message: str) -> None:
+    """Close a sync run as failed with a one-line reason (used by the failure callback)."""
+    with catalog.begin() as conn:
+        sync_queries.fail(conn, sync_id, message)
