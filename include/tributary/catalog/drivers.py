@@ -44,8 +44,7 @@ def normalise_prefix(path: str | None) -> str:
     return f"{cleaned}/" if cleaned else ""
 
 
-def create(
-    conn: Connection,
+def build(
     *,
     name: str,
     provider: str,
@@ -56,7 +55,7 @@ def create(
     region: str | None = None,
     allow_delete: bool = False,
 ) -> Driver:
-    """Insert a driver; a name already taken is an error, not an overwrite."""
+    """A validated, not yet stored driver (id 0), so it can be probed before it is kept."""
     if provider not in PROVIDERS:
         raise InvalidInput(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
     if not name.strip():
@@ -65,22 +64,50 @@ def create(
         raise InvalidInput("a driver needs a bucket (a directory for the local provider)")
     if provider != "local" and not conn_id:
         raise InvalidInput(f"a {provider} driver needs --conn-id (an Airflow connection)")
+    return Driver(
+        id=0,
+        name=name,
+        provider=provider,
+        conn_id=conn_id,
+        bucket=bucket,
+        path=normalise_prefix(path),
+        storage_class=storage_class or "standard",
+        region=region,
+        allow_delete=allow_delete,
+    )
+
+
+def ensure_name_free(conn: Connection, name: str) -> None:
+    """Raise when a driver called ``name`` exists already."""
     if conn.execute(sa.select(drivers.c.id).where(drivers.c.name == name)).first():
         raise InvalidInput(f"driver {name!r} already exists")
+
+
+def insert(conn: Connection, driver: Driver, check: dict | None = None) -> Driver:
+    """Store a built driver (with its probe results, if any); names are unique."""
+    ensure_name_free(conn, driver.name)
+    now = dt.datetime.now(dt.UTC)
     conn.execute(
         drivers.insert().values(
-            name=name,
-            provider=provider,
-            conn_id=conn_id,
-            bucket=bucket,
-            path=normalise_prefix(path),
-            storage_class=storage_class or "standard",
-            region=region,
-            allow_delete=allow_delete,
-            created_at=dt.datetime.now(dt.UTC),
+            name=driver.name,
+            provider=driver.provider,
+            conn_id=driver.conn_id,
+            bucket=driver.bucket,
+            path=driver.path,
+            storage_class=driver.storage_class,
+            region=driver.region,
+            allow_delete=driver.allow_delete,
+            last_check=check,
+            last_check_at=now if check else None,
+            created_at=now,
         )
     )
-    return get(conn, name)
+    return get(conn, driver.name)
+
+
+def create(conn: Connection, **fields) -> Driver:
+    """Build and store a driver without probing it (tests and scripts)."""
+    return insert(conn, build(**fields))
 
 
 def _from_row(row) -> Driver:
@@ -116,11 +143,6 @@ def get_by_id(conn: Connection, driver_id: int) -> Driver:
 def list_all(conn: Connection) -> list[Driver]:
     """Every driver, by name."""
     return [_from_row(r) for r in conn.execute(sa.select(drivers).order_by(drivers.c.name))]
-
-
-def delete(conn: Connection, name: str) -> None:
-    """Forget a driver (used to undo a create whose probe failed)."""
-    conn.execute(drivers.delete().where(drivers.c.name == name))
 
 
 def record_check(conn: Connection, name: str, results: dict) -> None:

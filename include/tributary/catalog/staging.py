@@ -40,7 +40,7 @@ def _copy_postgres(conn: Connection, rows: Sequence[StagedRow]) -> None:
 def _executemany_sqlite(conn: Connection, rows: Sequence[StagedRow]) -> None:
     timestamp_at = COLUMNS.index("mtime")
     converted = [
-        (*row[:timestamp_at], sqlite_timestamp(row[timestamp_at]), *row[timestamp_at + 1:])
+        (*row[:timestamp_at], sqlite_timestamp(row[timestamp_at]), *row[timestamp_at + 1 :])
         for row in rows
     ]
     placeholders = ", ".join("?" for _ in COLUMNS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,9 +28,16 @@ def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+    # Alembic announces its dialect at INFO on every check; only upgrades are news.
+    alembic_log = logging.getLogger("alembic.runtime.migration")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+    finally:
+        alembic_log.setLevel(level)
 
 
 def head_revision(engine: Engine) -> str | None:

@@ -1,0 +1,110 @@
+"""A small client for Airflow's REST API (v2): trigger a DAG run, follow it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from tributary.config import airflow_home
+from tributary.errors import TributaryError
+
+
+class AirflowUnreachable(TributaryError):
+    """No Airflow API server answers at the configured address."""
+
+
+def _default_password(username: str) -> str:
+    # `airflow standalone` writes generated passwords here for the simple auth manager.
+    for name in ("simple_auth_manager_passwords.json.generated", "passwords.json"):
+        path = airflow_home() / name
+        if path.is_file():
+            try:
+                return json.loads(path.read_text()).get(username, "")
+            except ValueError:
+                continue
+    return ""
+
+
+@dataclass
+class AirflowClient:
+    """Talks to one Airflow API server with a JWT from ``/auth/token``."""
+
+    base_url: str
+    username: str
+    password: str
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> AirflowClient:
+        """Address and login from ``TRIBUTARY_AIRFLOW_URL`` / ``_USER`` / ``_PASSWORD``."""
+        base = os.environ.get("TRIBUTARY_AIRFLOW_URL") or os.environ.get(
+            "AIRFLOW__API__BASE_URL", "http://localhost:8080"
+        )
+        username = os.environ.get("TRIBUTARY_AIRFLOW_USER", "admin")
+        password = os.environ.get("TRIBUTARY_AIRFLOW_PASSWORD") or _default_password(username)
+        return cls(base.rstrip("/"), username, password)
+
+    def _request(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            response = httpx.request(
+                method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs
+            )
+        except httpx.TransportError as exc:
+            raise AirflowUnreachable(
+                f"Airflow is not reachable at {self.base_url} ({type(exc).__name__}); start it "
+                "(see README: scripts/demo.sh runs `airflow standalone`) or set "
+                "TRIBUTARY_AIRFLOW_URL"
+            ) from exc
+        if response.status_code >= 400:
+            detail = response.text[:300]
+            raise TributaryError(
+                f"Airflow answered {response.status_code} to {method} {path}: {detail}"
+            )
+        return response.json() if response.content else {}
+
+    def _auth(self) -> dict:
+        token = self._request(
+            "POST", "/auth/token", json={"username": self.username, "password": self.password}
+        )["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    def is_paused(self, dag_id: str) -> bool:
+        """Whether the DAG is paused (its runs would stay queued)."""
+        return bool(
+            self._request("GET", f"/api/v2/dags/{dag_id}", headers=self._auth())["is_paused"]
+        )
+
+    def unpause(self, dag_id: str) -> None:
+        """Unpause a DAG so its runs start."""
+        self._request(
+            "PATCH", f"/api/v2/dags/{dag_id}", headers=self._auth(), json={"is_paused": False}
+        )
+
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        """Start a DAG run now with ``conf``; returns its run id."""
+        run = self._request(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            headers=self._auth(),
+            json={"logical_date": None, "conf": conf},
+        )
+        return run["dag_run_id"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        """queued | running | success | failed."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+        return self._request("GET", path, headers=self._auth())["state"]
+
+    def wait(self, dag_id: str, run_id: str, timeout: float = 3600, poll: float = 2.0) -> str:
+        """Block until the run ends; returns its final state."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.run_state(dag_id, run_id)
+            if state in ("success", "failed"):
+                return state
+            time.sleep(poll)
+        raise TributaryError(f"run {run_id} of {dag_id} did not finish within {timeout:.0f}s")
