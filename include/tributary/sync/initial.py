@@ -138,7 +138,10 @@ def _descriptor(conn, sync_id: int, index: int) -> dict:
 
 def _staged_row(store: ObjectStore, sync_id: int, index: int, obj) -> tuple:
     relative = obj.key[len(store.prefix) :]
-    mimetype = obj.content_type or mimetypes.guess_type(relative, strict=False)[0]
+    # The extension first: listed content types are SDK defaults more often than facts
+    # (GCS uploads default to text/plain, Azure to octet-stream, S3 lists none), and the
+    # same bucket should give the same catalog on every provider. Preprocessing sniffs.
+    mimetype = mimetypes.guess_type(relative, strict=False)[0] or obj.content_type
     return (
         sync_id,
         obj.key,

@@ -1,0 +1,123 @@
+"""``tributary_initial_sync`` through ``dag.test()`` on every storage kind and both catalogs."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.dags.runner import run_dag
+from tributary.catalog import datasets, drivers, items, syncs
+from tributary.catalog.schema import staging_listing
+
+DAG_ID = "tributary_initial_sync"
+
+# Nested folders, unicode, spaces and odd characters, folder markers, the hidden folder.
+TREE = {
+    "top.txt": b"top level file",
+    "a/one.png": b"\x89PNG\r\n\x1a\n fake png",
+    "a/b/c/deep.jpg": b"\xff\xd8\xff" + b"deep" * 100,
+    "photos 2024/été ü/naïve file (1).jpg": b"unicode name",
+    "odd/hash#1 & plus+ 100%.bin": b"odd characters",
+    "a/marker/": b"",
+    "empty-folder/": b"",
+    ".tributary/thumbnails/x.jpg": b"generated, never an item",
+}
+FILES = {k: v for k, v in TREE.items() if not k.endswith("/") and not k.startswith(".tributary/")}
+
+
+def seed(bucket, tree=TREE):
+    for key, data in tree.items():
+        bucket.put(key, data)
+
+
+def make_dataset(catalog, bucket, *, path="", quota=None, name="ds"):
+    with catalog.begin() as conn:
+        drivers.create(
+            conn,
+            name=f"{name}-driver",
+            provider=bucket.provider,
+            bucket=bucket.name,
+            conn_id=bucket.conn_id,
+            path=path,
+        )
+        datasets.create(conn, name=name, driver_name=f"{name}-driver", quota=quota)
+
+
+def catalog_items(catalog, name="ds"):
+    with catalog.begin() as conn:
+        return list(items.iterate(conn, name, "all"))
+
+
+def test_catalog_holds_exactly_the_bucket_files(airflow_db, catalog, bucket):
+    seed(bucket)
+    make_dataset(catalog, bucket)
+
+    run = run_dag(DAG_ID, {"dataset": "ds"})
+
+    assert run.state == "success"
+    indexed = {i["path"]: i for i in catalog_items(catalog)}
+    assert set(indexed) == {f"/{k}" for k in FILES}
+    for key, data in FILES.items():
+        item = indexed[f"/{key}"]
+        assert item["storage_key"] == key
+        assert item["size"] == len(data)
+        assert item["etag"]
+        assert item["state"] == "active"
+        expected_etag = bucket.expected_etag(data)
+        if expected_etag:
+            assert item["etag"] == expected_etag
+    assert indexed["/a/b/c/deep.jpg"]["mimetype"] == "image/jpeg"
+    with catalog.begin() as conn:
+        (sync_run,) = syncs.history(conn, "ds")
+        leftover = conn.execute(sa.select(sa.func.count()).select_from(staging_listing)).scalar()
+    assert sync_run["status"] == "succeeded"
+    assert sync_run["objects_listed"] == len(FILES)
+    assert sync_run["items_new"] == len(FILES)
+    assert sync_run["partitions_done"] == sync_run["partitions_total"] >= 1
+    assert leftover == 0
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_folder_path_limits_the_dataset_to_that_prefix(airflow_db, catalog, bucket):
+    seed(bucket)
+    make_dataset(catalog, bucket, path="/a/")
+
+    run = run_dag(DAG_ID, {"dataset": "ds"})
+
+    assert run.state == "success"
+    assert {i["path"] for i in catalog_items(catalog)} == {"/one.png", "/b/c/deep.jpg"}
+    assert {i["storage_key"] for i in catalog_items(catalog)} == {"a/one.png", "a/b/c/deep.jpg"}
+
+
+@pytest.mark.parametrize("bucket", ["local"], indirect=True)
+def test_quota_exceeded_fails_before_indexing_anything(airflow_db, catalog, bucket):
+    seed(bucket, {f"img-{i:02}.jpg": b"x" * i for i in range(20)})
+    make_dataset(catalog, bucket, quota=10)
+
+    run = run_dag(DAG_ID, {"dataset": "ds"})
+
+    assert run.state == "failed"
+    assert catalog_items(catalog) == []
+    with catalog.begin() as conn:
+        (sync_run,) = syncs.history(conn, "ds")
+    assert sync_run["status"] == "failed"
+    assert "needs 20 data points" in sync_run["error"]
+    assert "quota 10" in sync_run["error"]
+
+
+@pytest.mark.parametrize("bucket", ["local", "s3"], indirect=True)
+def test_running_twice_leaves_the_same_catalog(airflow_db, catalog, bucket):
+    seed(bucket)
+    make_dataset(catalog, bucket)
+
+    first = run_dag(DAG_ID, {"dataset": "ds"})
+    before = {i["path"]: (i["id"], i["etag"], i["size"]) for i in catalog_items(catalog)}
+    second = run_dag(DAG_ID, {"dataset": "ds"})
+    after = {i["path"]: (i["id"], i["etag"], i["size"]) for i in catalog_items(catalog)}
+
+    assert first.state == second.state == "success"
+    assert after == before
+    assert len(before) == len(FILES)
+    with catalog.begin() as conn:
+        newest, oldest = syncs.history(conn, "ds")
+    assert (oldest["items_new"], newest["items_new"]) == (len(FILES), 0)
