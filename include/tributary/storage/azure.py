@@ -23,6 +23,16 @@ from tributary.storage.base import (
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
+# A wrong key or token: real Azure says AuthenticationFailed, Azurite AuthorizationFailure.
+# A valid token without the permission says AuthorizationPermissionMismatch (→ AccessDenied).
+_BAD_CREDENTIALS = {"AuthenticationFailed", "AuthorizationFailure", "InvalidAuthenticationInfo"}
+
+
+def _code(exc) -> str:
+    code = exc.error_code
+    return str(getattr(code, "value", code) or exc.status_code)
+
+
 class AzureBlobStore(ObjectStore):
     """A blob container reached through an Airflow ``wasb`` connection."""
 
@@ -47,7 +57,6 @@ class AzureBlobStore(ObjectStore):
     @contextlib.contextmanager
     def _errors(self, action: str, key: str = "") -> Iterator[None]:
         from azure.core.exceptions import (
-            ClientAuthenticationError,
             HttpResponseError,
             ResourceNotFoundError,
             ServiceRequestError,
@@ -60,15 +69,12 @@ class AzureBlobStore(ObjectStore):
             if exc.error_code == "ContainerNotFound":
                 raise BucketNotFound(f"container {self.bucket!r} does not exist") from exc
             raise ObjectNotFound(f"{target} does not exist") from exc
-        except ClientAuthenticationError as exc:
-            code = exc.error_code or "AuthenticationFailed"
-            if code.startswith("Authorization"):
-                raise AccessDenied(f"{action} denied on {target} (Azure said {code})") from exc
-            raise BadCredentials(
-                f"Azure rejected the credentials of connection {self.conn_id!r} ({code})"
-            ) from exc
         except HttpResponseError as exc:
-            code = exc.error_code or str(exc.status_code)
+            code = _code(exc)
+            if code in _BAD_CREDENTIALS:
+                raise BadCredentials(
+                    f"Azure rejected the credentials of connection {self.conn_id!r} ({code})"
+                ) from exc
             if exc.status_code == 403:
                 raise AccessDenied(f"{action} denied on {target} (Azure said {code})") from exc
             raise StorageError(f"{action} failed on {target}: Azure error {code}") from exc
