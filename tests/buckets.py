@@ -90,4 +90,3 @@ def new_bucket(provider: str, emulator, tmp_path: Path) -> Bucket:
         gcs_client().create_bucket(name)
         return Bucket("gcs", name, "test_gcs", emulator)
     raise ValueError(provider)
-

@@ -30,10 +30,16 @@ os.environ.update(
 )
 os.environ.pop("TRIBUTARY_CATALOG_URL", None)
 
+# Airflow configures logging handlers on import: do it now, bound to the real stderr, not
+# to a test's captured stream that is closed when the test ends.
+import airflow  # noqa: E402, F401
+
 from tests import emulators  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get("TRIBUTARY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "TRIBUTARY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def missing(reason: str):

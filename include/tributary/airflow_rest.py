@@ -72,6 +72,24 @@ class AirflowClient:
         )["access_token"]
         return {"Authorization": f"Bearer {token}"}
 
+    def wait_for_dag(self, dag_id: str, timeout: float = 120, poll: float = 2.0) -> None:
+        """Wait until Airflow has parsed the DAG (right after start-up it may not have)."""
+        deadline = time.monotonic() + timeout
+        headers = self._auth()
+        while True:
+            try:
+                self._request("GET", f"/api/v2/dags/{dag_id}", headers=headers)
+                return
+            except AirflowUnreachable:
+                raise
+            except TributaryError as exc:
+                if " 404 " not in str(exc) or time.monotonic() > deadline:
+                    raise TributaryError(
+                        f"Airflow does not know DAG {dag_id!r}: is its dags folder this "
+                        f"repository's dags/? ({exc})"
+                    ) from exc
+            time.sleep(poll)
+
     def is_paused(self, dag_id: str) -> bool:
         """Whether the DAG is paused (its runs would stay queued)."""
         return bool(

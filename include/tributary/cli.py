@@ -174,6 +174,7 @@ def dataset_create(
     no_sync: Annotated[
         bool, typer.Option("--no-sync", help="Do not start the initial sync.")
     ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the initial sync.")] = False,
 ) -> None:
     """Create a dataset and start its initial sync through Airflow."""
     from tributary.catalog import datasets
@@ -182,7 +183,12 @@ def dataset_create(
         datasets.create(conn, name=name, driver_name=driver, quota=quota, sync_enabled=not no_sync)
     typer.echo(f"dataset {name!r} created")
     if not no_sync:
-        _trigger(INITIAL_SYNC_DAG, name, wait=False)
+        try:
+            _trigger(INITIAL_SYNC_DAG, name, wait=wait)
+        except TributaryError as exc:
+            raise TributaryError(
+                f"{exc}. The dataset exists; start its sync later with: tributary sync {name}"
+            ) from exc
 
 
 @dataset_app.command("list")
@@ -222,6 +228,7 @@ def _trigger(dag_id: str, dataset: str, *, wait: bool) -> None:
 
     client = AirflowClient.from_env()
     try:
+        client.wait_for_dag(dag_id)
         if client.is_paused(dag_id):
             client.unpause(dag_id)
         run_id = client.trigger(dag_id, {"dataset": dataset})

@@ -38,9 +38,7 @@ def test_listing_skips_hidden_folder_and_folder_markers(bucket):
     assert listed_keys(store) == sorted(["root.bin", "a/x.jpg", "a/b/y z.png", "ü/ñ (1).txt"])
     assert listed_keys(store, recursive=False) == ["root.bin"]
     assert store.list_folders("") == ["a/", "ü/"]
-    assert store.list_folders("a/") == ["a/b/", "a/marker/"] or store.list_folders("a/") == [
-        "a/b/"
-    ]
+    assert store.list_folders("a/") == ["a/b/", "a/marker/"] or store.list_folders("a/") == ["a/b/"]
 
 
 def test_listing_streams_in_pages(bucket, monkeypatch):

@@ -40,7 +40,9 @@ def test_probe_passes_and_cleans_up(bucket):
 
     assert report.ok, report.problems
     assert set(report.results) == {"list", "get", "put", "delete"}
-    store = open_store(build(name="t", provider=bucket.provider, bucket=bucket.name, conn_id=bucket.conn_id))
+    store = open_store(
+        build(name="t", provider=bucket.provider, bucket=bucket.name, conn_id=bucket.conn_id)
+    )
     leftovers = [o.key for page in store.list_raw(".tributary/") for o in page]
     assert leftovers == []
 

@@ -10,7 +10,6 @@ from tributary.catalog.schema import staging_listing
 from tributary.storage.local import LocalStore
 from tributary.sync import initial
 
-
 FOLDERS = "abcdefghij"  # enough top-level folders for several listing partitions
 KEYS = sorted(f"{f}/{i}.jpg" for f in FOLDERS for i in range(2))
 

@@ -1,0 +1,152 @@
+"""The ``tributary`` command, run in-process through its real entry point."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from tests.dags.runner import run_dag
+from tributary import cli
+
+
+def tributary(capsys, monkeypatch, *args):
+    """Run ``tributary ARGS``; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["tributary", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def run(capsys, monkeypatch, catalog):
+    return lambda *args: tributary(capsys, monkeypatch, *args)
+
+
+def test_driver_lifecycle_on_a_local_folder(run, tmp_path):
+    (tmp_path / "imgs").mkdir()
+    code, out, _ = run(
+        "driver", "create", "cam", "--provider", "local", "--bucket", str(tmp_path / "imgs")
+    )
+    assert code == 0
+    assert "put     ok" in out
+    assert "driver 'cam' created" in out
+
+    code, out, _ = run("driver", "list", "--json")
+    (driver,) = json_lines(out)
+    assert (driver["name"], driver["provider"], driver["check_ok"]) == ("cam", "local", True)
+    assert driver["allow_delete"] is False and driver["storage_class"] == "standard"
+
+    code, out, _ = run("driver", "check", "cam", "--json")
+    assert code == 0
+    assert json_lines(out)[0]["permissions"]["get"]["ok"] is True
+
+
+def test_a_driver_failing_its_probe_is_not_kept(run, tmp_path):
+    code, out, err = run(
+        "driver", "create", "bad", "--provider", "local", "--bucket", str(tmp_path / "nope")
+    )
+
+    assert code == 1
+    assert "does not exist" in out
+    assert err.strip() == "error: driver 'bad' not created: a required permission is missing"
+    assert run("driver", "list", "--json")[1] == ""
+
+
+def test_a_single_file_is_not_a_folder_path(run, tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "one.jpg").write_bytes(b"x")
+
+    code, _, err = run(
+        "driver",
+        "create",
+        "f",
+        "--provider",
+        "local",
+        "--bucket",
+        str(tmp_path / "b"),
+        "--path",
+        "one.jpg",
+    )
+
+    assert code == 1
+    assert "is a single file" in err
+
+
+def test_s3_driver_with_allow_delete(run, moto):
+    from tests.buckets import s3_client
+
+    s3_client(moto).create_bucket(Bucket="cli-bucket")
+    code, out, _ = run(
+        "driver", "create", "s3d", "--provider", "s3", "--bucket", "cli-bucket",
+        "--conn-id", "test_s3", "--path", "raw/", "--allow-delete", "--json",
+    )  # fmt: skip
+
+    assert code == 0
+    (record,) = json_lines(out)
+    assert record["check"]["permissions"]["delete"] == {
+        "ok": True,
+        "required": True,
+        "message": record["check"]["permissions"]["delete"]["message"],
+    }
+    assert record["path"] == "raw/"
+    assert "testing" not in out
+
+
+def test_dataset_create_says_when_airflow_is_not_running(run, tmp_path):
+    code, out, err = run("dataset", "create", "photos")
+
+    assert code == 1
+    assert "dataset 'photos' created" in out
+    assert "Airflow is not reachable at http://127.0.0.1:9" in err
+    assert "tributary sync photos" in err
+    code, out, _ = run("dataset", "list", "--json")
+    assert json_lines(out)[0]["name"] == "photos"
+
+
+def test_items_and_runs_after_a_sync(run, airflow_db, tmp_path):
+    root = tmp_path / "bucket"
+    (root / "sub dir").mkdir(parents=True)
+    (root / "sub dir" / "é.jpg").write_bytes(b"jpeg bytes")
+    (root / "top.png").write_bytes(b"png")
+    assert run("driver", "create", "d", "--provider", "local", "--bucket", str(root))[0] == 0
+    assert run("dataset", "create", "ds", "--driver", "d", "--quota", "5", "--no-sync")[0] == 0
+    assert run_dag("tributary_initial_sync", {"dataset": "ds"}).state == "success"
+
+    code, out, _ = run("items", "ds", "--json")
+    records = json_lines(out)
+    assert code == 0
+    assert [r["path"] for r in records] == ["/sub dir/é.jpg", "/top.png"]
+    first = records[0]
+    assert {"id", "path", "state", "size", "etag", "mimetype", "metadata"} <= set(first)
+    assert (first["state"], first["size"], first["mimetype"]) == ("active", 10, "image/jpeg")
+    assert run("items", "ds", "--state", "ghost", "--json")[1] == ""
+
+    code, out, _ = run("runs", "ds", "--json")
+    (sync_run,) = json_lines(out)
+    assert (sync_run["status"], sync_run["items_new"], sync_run["objects_listed"]) == (
+        "succeeded",
+        2,
+        2,
+    )
+    code, out, _ = run("runs", "ds")
+    assert "succeeded" in out and "new=2" in out
+
+    code, out, _ = run("dataset", "list")
+    assert "items=2 quota=5" in out
+
+
+def test_unknown_dataset_is_one_line(run):
+    code, _, err = run("items", "nope")
+    assert code == 1
+    assert err == "error: no dataset named 'nope' (see: tributary dataset list)\n"
