@@ -7,13 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 
-DEMO="$REPO/.demo"
+DEMO="${TRIBUTARY_DEMO_DIR:-$REPO/.demo}"
 PORT="${TRIBUTARY_DEMO_PORT:-8080}"
 export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__API__HOST="${TRIBUTARY_DEMO_HOST:-127.0.0.1}"
 export AIRFLOW__API__BASE_URL="http://localhost:$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$PORT/execution/"
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${TRIBUTARY_DEMO_WORKER_LOG_PORT:-8793}"
@@ -27,7 +28,14 @@ PIDFILE="$DEMO/airflow.pgid"
 
 stop_airflow() {
   if [ -f "$PIDFILE" ]; then
-    kill -- "-$(cat "$PIDFILE")" 2>/dev/null || true
+    local pgid
+    pgid="$(cat "$PIDFILE")"
+    kill -TERM -- "-$pgid" 2>/dev/null || true
+    for _ in $(seq 1 30); do
+      kill -0 -- "-$pgid" 2>/dev/null || break
+      sleep 1
+    done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
     rm -f "$PIDFILE"
     echo "Airflow stopped"
   fi
