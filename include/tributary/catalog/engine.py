@@ -51,7 +51,9 @@ class Catalog:
         self.is_postgres = self.url.startswith("postgresql")
         if self.is_sqlite:
             self._ensure_sqlite_folder()
-            self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+            # One pooled connection per thread; opening a SQLite connection (and its
+            # PRAGMAs) per transaction cost more than the transactions themselves.
+            self.engine = sa.create_engine(self.url, poolclass=sa.pool.SingletonThreadPool)
             _configure_sqlite(self.engine)
         else:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=2)

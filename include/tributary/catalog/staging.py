@@ -15,9 +15,11 @@ def sqlite_timestamp(value: dt.datetime | None) -> str | None:
     """A UTC timestamp in the text form SQLAlchemy's SQLite DateTime reads back."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    # isoformat is several times faster than strftime; the first 26 characters are
+    # "YYYY-MM-DD HH:MM:SS.ffffff" with any "+00:00" cut off.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def insert_rows(conn: Connection, rows: Sequence[StagedRow]) -> None:

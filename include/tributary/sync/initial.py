@@ -6,6 +6,7 @@ index new items. Steps take and return ids and counts only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 import time
@@ -141,7 +142,7 @@ def _staged_row(store: ObjectStore, sync_id: int, index: int, obj) -> tuple:
     # The extension first: listed content types are SDK defaults more often than facts
     # (GCS uploads default to text/plain, Azure to octet-stream, S3 lists none), and the
     # same bucket should give the same catalog on every provider. Preprocessing sniffs.
-    mimetype = mimetypes.guess_type(relative, strict=False)[0] or obj.content_type
+    mimetype = mimetype_of_extension(relative.rpartition("/")[2]) or obj.content_type
     return (
         sync_id,
         obj.key,
@@ -152,6 +153,17 @@ def _staged_row(store: ObjectStore, sync_id: int, index: int, obj) -> tuple:
         obj.last_modified,
         mimetype,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _mimetype_of_suffix(suffix: str) -> str | None:
+    return mimetypes.guess_type(f"x{suffix}", strict=False)[0]
+
+
+def mimetype_of_extension(name: str) -> str | None:
+    """The mimetype an extension suggests (cached per extension: listings repeat them)."""
+    stem, dot, suffix = name.rpartition(".")
+    return _mimetype_of_suffix(f".{suffix.lower()}") if dot and stem else None
 
 
 def check_quota(catalog: Catalog, sync_id: int) -> int:
