@@ -22,7 +22,6 @@ import concurrent.futures
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -114,14 +113,14 @@ def measure(provider: str, location: str, catalog_url: str, conn_id: str | None)
 def peak_rss_of_sync(provider: str, location: str, catalog_url: str, conn_id: str | None) -> float:
     """Peak RSS (MiB) of a fresh process that runs one whole sync."""
     code = (
-        "import json,resource,sys;sys.path.insert(0,%r);"
+        f"import json,resource,sys;sys.path.insert(0,{str(REPO)!r});"
         "from bench.initial_sync import whole_sync;"
         "from tributary.catalog.drivers import build;"
         "import logging;logging.disable(logging.INFO);"
-        "d=build(name='rss',provider=%r,bucket=%r,conn_id=%r);"
-        "whole_sync(%r,d,1);"
+        f"d=build(name='rss',provider={provider!r},bucket={location!r},conn_id={conn_id!r});"
+        f"whole_sync({catalog_url!r},d,1);"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))"
-    ) % (str(REPO), provider, location, conn_id, catalog_url)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
@@ -155,7 +154,7 @@ def main() -> None:
         print(f"preparing {size:,} local files …", flush=True)
         make_local_tree(root, size)
         result = measure("local", str(root), fresh_sqlite(f"local{size}"), None)
-        rows.append(report_row(f"local, SQLite catalog", result))
+        rows.append(report_row("local, SQLite catalog", result))
         rss[size] = peak_rss_of_sync("local", str(root), fresh_sqlite(f"rss{size}"), None)
         print(rows[-1], f" peak RSS {rss[size]:.0f} MiB", flush=True)
 
@@ -175,14 +174,18 @@ def main() -> None:
 
     small, large = sizes[0], sizes[-1]
     print()
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     print("| storage | objects | listing s | sync s | sync/listing | sync ×2 s | sync×2/listing |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(row)
-    print(f"peak RSS: {json.dumps({f'{k:,}': round(v) for k, v in rss.items()})} MiB; "
-          f"{large:,} vs {small:,}: {rss[large] / rss[small]:.2f}×")
+    print(
+        f"peak RSS: {json.dumps({f'{k:,}': round(v) for k, v in rss.items()})} MiB; "
+        f"{large:,} vs {small:,}: {rss[large] / rss[small]:.2f}×"
+    )
 
 
 if __name__ == "__main__":

@@ -121,3 +121,35 @@ def test_running_twice_leaves_the_same_catalog(airflow_db, catalog, bucket):
     with catalog.begin() as conn:
         newest, oldest = syncs.history(conn, "ds")
     assert (oldest["items_new"], newest["items_new"]) == (len(FILES), 0)
+
+
+@pytest.mark.parametrize("bucket", ["local"], indirect=True)
+def test_airflow_retrying_a_failed_listing_task_leaves_no_duplicates(
+    airflow_db, catalog, bucket, monkeypatch
+):
+    from tributary.storage.local import LocalStore
+
+    monkeypatch.setenv("TRIBUTARY_LISTING_PAGE_SIZE", "2")
+    seed(bucket, {f"f{d}/{i}.jpg": b"x" * i for d in range(10) for i in range(3)})
+    make_dataset(catalog, bucket)
+    real_list_raw = LocalStore.list_raw
+    failures = []
+
+    def list_raw_failing_once(self, prefix, *, recursive=True):
+        pages = real_list_raw(self, prefix, recursive=recursive)
+        if recursive and not failures:
+            yield next(pages)  # one page reaches staging, then the connection "drops"
+            failures.append(prefix)
+            raise OSError("injected: connection reset mid-listing")
+        yield from pages
+
+    monkeypatch.setattr(LocalStore, "list_raw", list_raw_failing_once)
+    run = run_dag(DAG_ID, {"dataset": "ds"})
+
+    assert run.state == "success"
+    assert failures, "the fault was never injected"
+    # The partition that raised can only have finished through Airflow's retry.
+    listing = [ti for ti in run.get_task_instances() if ti.task_id == "list_partition"]
+    assert {ti.state for ti in listing} == {"success"}
+    paths = sorted(i["path"] for i in catalog_items(catalog))
+    assert paths == sorted(f"/f{d}/{i}.jpg" for d in range(10) for i in range(3))
