@@ -66,6 +66,14 @@ def get(conn: Connection, name: str) -> Dataset:
     return _from_row(conn, row)
 
 
+def get_by_id(conn: Connection, dataset_id: int) -> Dataset:
+    """The dataset with this id."""
+    row = conn.execute(sa.select(datasets).where(datasets.c.id == dataset_id)).first()
+    if row is None:
+        raise NotFound(f"no dataset with id {dataset_id}")
+    return _from_row(conn, row)
+
+
 def list_all(conn: Connection) -> list[dict]:
     """Every dataset with its driver name, item count and quota."""
     counts = (

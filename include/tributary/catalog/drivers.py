@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass
 
@@ -87,19 +88,10 @@ def insert(conn: Connection, driver: Driver, check: dict | None = None) -> Drive
     """Store a built driver (with its probe results, if any); names are unique."""
     ensure_name_free(conn, driver.name)
     now = dt.datetime.now(dt.UTC)
+    fields = {k: v for k, v in driver.as_dict().items() if k != "id"}
     conn.execute(
         drivers.insert().values(
-            name=driver.name,
-            provider=driver.provider,
-            conn_id=driver.conn_id,
-            bucket=driver.bucket,
-            path=driver.path,
-            storage_class=driver.storage_class,
-            region=driver.region,
-            allow_delete=driver.allow_delete,
-            last_check=check,
-            last_check_at=now if check else None,
-            created_at=now,
+            **fields, last_check=check, last_check_at=now if check else None, created_at=now
         )
     )
     return get(conn, driver.name)
@@ -111,17 +103,8 @@ def create(conn: Connection, **fields) -> Driver:
 
 
 def _from_row(row) -> Driver:
-    return Driver(
-        id=row.id,
-        name=row.name,
-        provider=row.provider,
-        conn_id=row.conn_id,
-        bucket=row.bucket,
-        path=row.path,
-        storage_class=row.storage_class,
-        region=row.region,
-        allow_delete=bool(row.allow_delete),
-    )
+    values = {f.name: row._mapping[f.name] for f in dataclasses.fields(Driver)}
+    return Driver(**{**values, "allow_delete": bool(values["allow_delete"])})
 
 
 def get(conn: Connection, name: str) -> Driver:

@@ -112,6 +112,16 @@ def plan_partitions(conn: Connection, sync_id: int, descriptors: list[dict]) -> 
     )
 
 
+def descriptor(conn: Connection, sync_id: int, index: int) -> dict:
+    """What one partition lists: ``{"index", "prefixes", "recursive"}``."""
+    parts = sync_partitions.c
+    return conn.execute(
+        sa.select(parts.descriptor).where(
+            (parts.sync_id == sync_id) & (parts.partition_index == index)
+        )
+    ).scalar_one()
+
+
 def begin_partition(conn: Connection, sync_id: int, index: int) -> None:
     """Mark a partition as listing and drop what an earlier attempt staged for it."""
     conn.execute(

@@ -18,7 +18,6 @@ from tributary.catalog import drivers as driver_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
-from tributary.catalog.schema import datasets as datasets_table
 from tributary.config import listing_page_size, max_partitions
 from tributary.errors import TributaryError
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
@@ -34,13 +33,7 @@ class PermissionsMissing(TributaryError):
 
 def _dataset_of(catalog: Catalog, sync_id: int) -> tuple[Dataset, ObjectStore]:
     with catalog.begin() as conn:
-        run = sync_queries.get(conn, sync_id)
-        name = (
-            conn.execute(datasets_table.select().where(datasets_table.c.id == run["dataset_id"]))
-            .one()
-            .name
-        )
-        dataset = dataset_queries.get(conn, name)
+        dataset = dataset_queries.get_by_id(conn, sync_queries.get(conn, sync_id)["dataset_id"])
     return dataset, open_dataset_store(dataset)
 
 
@@ -90,7 +83,7 @@ def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:
     """
     _, store = _dataset_of(catalog, sync_id)
     with catalog.begin() as conn:
-        descriptor = _descriptor(conn, sync_id, index)
+        descriptor = sync_queries.descriptor(conn, sync_id, index)
         sync_queries.begin_partition(conn, sync_id, index)
     listed = 0
     started = time.monotonic()
@@ -123,18 +116,6 @@ def _pages_of(store: ObjectStore, descriptor: dict, page_size: int) -> Iterator[
                 buffer = buffer[page_size:]
     if buffer:
         yield buffer
-
-
-def _descriptor(conn, sync_id: int, index: int) -> dict:
-    from tributary.catalog.schema import sync_partitions as parts
-
-    return (
-        conn.execute(
-            parts.select().where((parts.c.sync_id == sync_id) & (parts.c.partition_index == index))
-        )
-        .one()
-        .descriptor
-    )
 
 
 def _staged_row(store: ObjectStore, sync_id: int, index: int, obj) -> tuple:
@@ -174,10 +155,7 @@ def check_quota(catalog: Catalog, sync_id: int) -> int:
             raise TributaryError(
                 f"listing incomplete: partitions {incomplete} did not finish; nothing indexed"
             )
-        run = sync_queries.get(conn, sync_id)
-        dataset = conn.execute(
-            datasets_table.select().where(datasets_table.c.id == run["dataset_id"])
-        ).one()
+        dataset = dataset_queries.get_by_id(conn, sync_queries.get(conn, sync_id)["dataset_id"])
         needed = item_queries.count_new(conn, dataset_id=dataset.id, sync_id=sync_id)
         item_queries.check_quota(
             conn, dataset_id=dataset.id, dataset_name=dataset.name, needed=needed
