@@ -132,3 +132,16 @@ def test_a_lock_left_by_a_dead_sync_is_taken_over(catalog):
 def test_catalog_repr_hides_the_password():
     catalog = Catalog("postgresql://user:s3cret@127.0.0.1:1/db", upgrade=False)
     assert "s3cret" not in repr(catalog)
+
+
+def test_migrations_build_exactly_the_declared_schema(catalog):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from tributary.catalog.schema import metadata
+
+    with catalog.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": migrations.VERSION_TABLE})
+        differences = compare_metadata(context, metadata)
+
+    assert differences == []

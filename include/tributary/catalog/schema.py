@@ -110,7 +110,8 @@ staging_listing = sa.Table(
     sa.Column("etag", sa.String(200)),
     sa.Column("mtime", Timestamp),
     sa.Column("mimetype", sa.String(200)),
-    sa.Index("ix_staging_partition", "sync_id", "partition_index"),
+    # No index on partition_index: it would be maintained for every listed object but
+    # read only when a partition is retried (that delete scans the sync's rows instead).
 )
 
 # Data-point quotas: scope "catalog" for the whole catalog, "dataset:<id>" for one dataset.

@@ -56,9 +56,6 @@ def upgrade() -> None:
         sa.Column("mimetype", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("sync_id", "storage_key"),
     )
-    op.create_index(
-        "ix_staging_partition", "staging_listing", ["sync_id", "partition_index"], unique=False
-    )
     op.create_table(
         "datasets",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -177,7 +174,6 @@ def downgrade() -> None:
     op.drop_table("items")
     op.drop_table("dataset_locks")
     op.drop_table("datasets")
-    op.drop_index("ix_staging_partition", table_name="staging_listing")
     op.drop_table("staging_listing")
     op.drop_table("quotas")
     op.drop_table("drivers")
