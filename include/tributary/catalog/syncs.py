@@ -124,11 +124,17 @@ def descriptor(conn: Connection, sync_id: int, index: int) -> dict:
 
 def begin_partition(conn: Connection, sync_id: int, index: int) -> None:
     """Mark a partition as listing and drop what an earlier attempt staged for it."""
-    conn.execute(
-        staging_listing.delete().where(
-            (staging_listing.c.sync_id == sync_id) & (staging_listing.c.partition_index == index)
+    parts = sync_partitions.c
+    status = conn.execute(
+        sa.select(parts.status).where((parts.sync_id == sync_id) & (parts.partition_index == index))
+    ).scalar_one()
+    if status != "planned":  # a retry: only then can rows of this partition be staged
+        conn.execute(
+            staging_listing.delete().where(
+                (staging_listing.c.sync_id == sync_id)
+                & (staging_listing.c.partition_index == index)
+            )
         )
-    )
     _update_partition(conn, sync_id, index, status="listing", objects_listed=0, error=None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from tributary.catalog import Catalog
 from tributary.config import CATALOG_CONN_ID, catalog_url_from_env, default_catalog_url
@@ -37,7 +38,9 @@ class CatalogHook(BaseHook):
             return explicit
         try:
             conn = self.get_connection(self.catalog_conn_id)
-        except Exception:  # no such connection: use the embedded default
+        except AirflowNotFoundException:
+            # Only a connection that is not defined means "embedded default"; a secrets
+            # backend that fails must not send a sync to the wrong catalog.
             return default_catalog_url()
         return conn.get_uri()
 

@@ -34,8 +34,6 @@ def task_errors() -> Iterator[None]:
         yield
     except PERMANENT as exc:
         raise AirflowFailException(str(exc)) from exc
-    except TributaryError:
-        raise
 
 
 def describe_failure(exception: BaseException | None, task_id: str) -> str:
