@@ -103,7 +103,10 @@ def measure(provider: str, location: str, catalog_url: str, conn_id: str | None)
     from tributary.catalog.drivers import build
 
     driver = build(name="bench", provider=provider, bucket=location, conn_id=conn_id)
-    listed, listing_s = bare_listing(driver)
+    # Best of two: the first listing may pay for a cold page cache, which the syncs after
+    # it would not.
+    (listed, first_s), (_, second_s) = bare_listing(driver), bare_listing(driver)
+    listing_s = min(first_s, second_s)
     indexed, sync_s = whole_sync(catalog_url, driver, workers=1)
     _, sync2_s = whole_sync(catalog_url.replace(".db", "-2.db"), driver, workers=2)
     assert listed == indexed, (listed, indexed)

@@ -141,3 +141,84 @@ def test_unreachable_endpoint_is_named(monkeypatch):
 
     assert not report.ok
     assert all("S3 endpoint unreachable for bucket 'some-bucket'" in p for p in report.problems)
+
+
+@pytest.fixture(scope="module")
+def moto_with_iam(tmp_path_factory):
+    """A moto server of its own that enforces IAM, with a bucket and two limited users."""
+    import urllib.request
+
+    import boto3
+
+    from tests.conftest import missing
+
+    try:
+        server = emulators.start_moto(tmp_path_factory.mktemp("moto-iam"))
+    except RuntimeError as exc:
+        missing(str(exc))
+    admin = {
+        "endpoint_url": server.endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    boto3.client("s3", **admin).create_bucket(Bucket="iam-bucket")
+    boto3.client("s3", **admin).put_object(Bucket="iam-bucket", Key="existing.jpg", Body=b"x")
+    iam = boto3.client("iam", **admin)
+    users = {}
+    for user, actions in {
+        "reader": ["s3:ListBucket", "s3:GetObject"],
+        "writer": ["s3:ListBucket", "s3:GetObject", "s3:PutObject"],
+    }.items():
+        iam.create_user(UserName=user)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        users[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+    # From now on every request is authenticated and authorised against IAM.
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{server.endpoint}/moto-api/reset-auth",
+        data=b"0",
+        headers={"Content-Type": "text/plain"},  # not a form: moto reads the raw body
+    )
+    urllib.request.urlopen(request).read()  # noqa: S310
+    yield server, users
+    server.stop()
+
+
+def _iam_connection(monkeypatch, server, conn_id, keys):
+    conn = {
+        "conn_type": "aws",
+        "login": keys[0],
+        "password": keys[1],
+        "extra": {"region_name": "us-east-1", "endpoint_url": server.endpoint},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def test_s3_write_denied_by_iam_policy(moto_with_iam, monkeypatch):
+    server, users = moto_with_iam
+    _iam_connection(monkeypatch, server, "iam_reader", users["reader"])
+
+    report = probe_bucket("s3", "iam-bucket", "iam_reader")
+
+    assert not report.ok
+    assert report.results["list"].ok and report.results["get"].ok
+    assert report.problems == [f"put: {report.results['put'].message}"]
+    assert "put denied on s3://iam-bucket/.tributary/probe/" in report.problems[0]
+    assert users["reader"][1] not in json.dumps(report.as_dict())
+
+
+def test_s3_allow_delete_without_delete_permission(moto_with_iam, monkeypatch):
+    server, users = moto_with_iam
+    _iam_connection(monkeypatch, server, "iam_writer", users["writer"])
+
+    strict = probe_bucket("s3", "iam-bucket", "iam_writer", allow_delete=True)
+    lenient = probe_bucket("s3", "iam-bucket", "iam_writer")
+
+    assert not strict.ok
+    assert strict.problems[0].startswith("delete: delete denied on s3://iam-bucket/")
+    assert lenient.ok
