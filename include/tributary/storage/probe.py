@@ -60,77 +60,99 @@ class ProbeReport:
 def probe(store: ObjectStore, *, allow_delete: bool) -> ProbeReport:
     """Test List, Get, Put (mandatory) and Delete (mandatory only with ``allow_delete``).
 
-    The probe file is ``<prefix>/.tributary/probe/<uuid>.txt``; it is removed again when
-    Delete is allowed by the storage, and its absence is never an error.
+    Writes ``<prefix>/.tributary/probe/<uuid>.txt``, reads it back, finds it in a listing
+    and deletes it. Without Delete permission the probe file stays behind, and the report
+    says so.
     """
-    report = ProbeReport(location=store.location)
-    required = {"list": True, "get": True, "put": True, "delete": allow_delete}
-
-    def record(name: str, ok: bool, message: str) -> None:
-        report.results[name] = PermissionResult(ok=ok, required=required[name], message=message)
-
-    def fail_all(message: str) -> ProbeReport:
+    run = _ProbeRun(store, allow_delete)
+    try:
+        sample_key = run.list_objects()
+        run.put_probe()
+        run.get(sample_key)
+        run.find_probe_in_listing()
+        run.delete_probe()
+    except _FATAL as exc:  # nothing else can say anything useful
         for name in PERMISSIONS:
-            record(name, False, message)
-        return report
+            run.record(name, False, str(exc))
+    return run.report
 
-    # List first: a missing bucket or bad credentials make every other test meaningless.
-    sample_key = None
-    try:
-        for page in store.list_raw(store.prefix, recursive=True):
-            sample_key = next((o.key for o in page if not o.key.endswith("/")), None)
-            break
-        record("list", True, "listed objects")
-    except _FATAL as exc:
-        return fail_all(str(exc))
-    except StorageError as exc:
-        record("list", False, str(exc))
 
-    probe_key = f"{store.hidden_prefix}probe/{uuid.uuid4().hex}.txt"
-    payload = f"tributary permission probe {report.checked_at}\n".encode()
-    try:
-        store.write(probe_key, payload, content_type="text/plain")
-        record("put", True, f"wrote {probe_key}")
-    except _FATAL as exc:
-        return fail_all(str(exc))
-    except StorageError as exc:
-        record("put", False, str(exc))
+class _ProbeRun:
+    """The steps of one probe, each recording its own permission's result."""
 
-    read_key = probe_key if report.results["put"].ok else sample_key
-    if read_key is None:
-        record(
-            "get",
-            False,
-            "could not be tested: nothing to read (the bucket is empty and put failed)",
-        )
-    else:
+    def __init__(self, store: ObjectStore, allow_delete: bool) -> None:
+        self.store = store
+        self.allow_delete = allow_delete
+        self.report = ProbeReport(location=store.location)
+        self.required = {"list": True, "get": True, "put": True, "delete": allow_delete}
+        self.probe_key = f"{store.hidden_prefix}probe/{uuid.uuid4().hex}.txt"
+        self.payload = f"tributary permission probe {self.report.checked_at}\n".encode()
+
+    def record(self, name: str, ok: bool, message: str) -> None:
+        self.report.results[name] = PermissionResult(ok, self.required[name], message)
+
+    def ok(self, name: str) -> bool:
+        return self.report.results[name].ok
+
+    def list_objects(self) -> str | None:
+        """List the prefix; returns one existing key to read if Put turns out denied."""
         try:
-            data = store.read(read_key, 0, None if read_key == probe_key else 1)
-            if read_key == probe_key and data != payload:
-                record("get", False, f"read back {probe_key} but its content differs")
-            else:
-                record("get", True, f"read {read_key}")
+            for page in self.store.list_raw(self.store.prefix, recursive=True):
+                self.record("list", True, "listed objects")
+                return next((o.key for o in page if not o.key.endswith("/")), None)
+            self.record("list", True, "listed objects (none yet)")
+        except _FATAL:
+            raise
         except StorageError as exc:
-            record("get", False, str(exc))
+            self.record("list", False, str(exc))
+        return None
 
-    if report.results["put"].ok and report.results["list"].ok:
-        # The probe file must show up in a listing of the hidden folder.
+    def put_probe(self) -> None:
         try:
-            listed = {
-                o.key for page in store.list_raw(f"{store.hidden_prefix}probe/") for o in page
-            }
-            if probe_key not in listed:
-                record("list", False, f"wrote {probe_key} but a listing did not return it")
+            self.store.write(self.probe_key, self.payload, content_type="text/plain")
+            self.record("put", True, f"wrote {self.probe_key}")
+        except _FATAL:
+            raise
         except StorageError as exc:
-            record("list", False, str(exc))
+            self.record("put", False, str(exc))
 
-    if report.results["put"].ok:
+    def get(self, sample_key: str | None) -> None:
+        """Read the probe back, or one byte of an existing object when Put was denied."""
+        key = self.probe_key if self.ok("put") else sample_key
+        if key is None:
+            self.record("get", False, "could not be tested: the bucket is empty and put failed")
+            return
         try:
-            store.delete(probe_key)
-            record("delete", True, f"deleted {probe_key}")
+            data = self.store.read(key, 0, None if key == self.probe_key else 1)
         except StorageError as exc:
-            note = "" if allow_delete else " (optional: allow_delete is off)"
-            record("delete", False, f"{exc}; the probe file {probe_key} was left behind{note}")
-    else:
-        record("delete", False, "could not be tested without put permission")
-    return report
+            self.record("get", False, str(exc))
+            return
+        if key == self.probe_key and data != self.payload:
+            self.record("get", False, f"read back {key} but its content differs")
+        else:
+            self.record("get", True, f"read {key}")
+
+    def find_probe_in_listing(self) -> None:
+        if not (self.ok("put") and self.ok("list")):
+            return
+        try:
+            folder = f"{self.store.hidden_prefix}probe/"
+            listed = {o.key for page in self.store.list_raw(folder) for o in page}
+        except StorageError as exc:
+            self.record("list", False, str(exc))
+            return
+        if self.probe_key not in listed:
+            self.record("list", False, f"wrote {self.probe_key} but a listing did not return it")
+
+    def delete_probe(self) -> None:
+        if not self.ok("put"):
+            self.record("delete", False, "could not be tested without put permission")
+            return
+        try:
+            self.store.delete(self.probe_key)
+            self.record("delete", True, f"deleted {self.probe_key}")
+        except StorageError as exc:
+            note = "" if self.allow_delete else " (optional: allow_delete is off)"
+            self.record(
+                "delete", False, f"{exc}; the probe file {self.probe_key} was left behind{note}"
+            )
