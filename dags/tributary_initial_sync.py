@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Asset, Metadata, Param, dag, task
+from airflow.sdk import Metadata, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from tributary.hooks.catalog import open_catalog
+from tributary.operators.assets import ITEMS_CREATED
 from tributary.operators.failures import close_sync_on_failure, task_errors
 from tributary.sync import initial
-
-ITEMS_CREATED = Asset(name="tributary_items_created", uri="tributary://items-created")
 
 
 @dag(

@@ -43,6 +43,20 @@ def make_dataset(catalog, bucket, *, path="", quota=None, name="ds"):
         datasets.create(conn, name=name, driver_name=f"{name}-driver", quota=quota)
 
 
+def items_created_events(run) -> list[dict]:
+    """The extras of the items-created asset events this Airflow run emitted."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = session.scalars(
+            sa.select(AssetEvent).where(
+                (AssetEvent.source_dag_id == run.dag_id) & (AssetEvent.source_run_id == run.run_id)
+            )
+        ).all()
+        return [event.extra for event in events]
+
+
 def catalog_items(catalog, name="ds"):
     with catalog.begin() as conn:
         return list(items.iterate(conn, name, "all"))
@@ -75,6 +89,15 @@ def test_catalog_holds_exactly_the_bucket_files(airflow_db, catalog, bucket):
     assert sync_run["items_new"] == len(FILES)
     assert sync_run["partitions_done"] == sync_run["partitions_total"] >= 1
     assert leftover == 0
+    ids = sorted(item["id"] for item in indexed.values())
+    (event,) = items_created_events(run)
+    assert event == {
+        "dataset": "ds",
+        "sync_id": sync_run["id"],
+        "count": len(FILES),
+        "min_id": ids[0],
+        "max_id": ids[-1],
+    }
 
 
 @pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
@@ -117,6 +140,7 @@ def test_running_twice_leaves_the_same_catalog(airflow_db, catalog, bucket):
 
     assert first.state == second.state == "success"
     assert after == before
+    assert items_created_events(second) == []  # nothing new: nothing announced
     assert len(before) == len(FILES)
     with catalog.begin() as conn:
         newest, oldest = syncs.history(conn, "ds")
