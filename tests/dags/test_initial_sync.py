@@ -177,3 +177,12 @@ def test_airflow_retrying_a_failed_listing_task_leaves_no_duplicates(
     assert {ti.state for ti in listing} == {"success"}
     paths = sorted(i["path"] for i in catalog_items(catalog))
     assert paths == sorted(f"/f{d}/{i}.jpg" for d in range(10) for i in range(3))
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_an_unknown_dataset_fails_at_once_without_retries(airflow_db, catalog):
+    run = run_dag(DAG_ID, {"dataset": "no-such-dataset"})
+
+    assert run.state == "failed"
+    (start,) = [ti for ti in run.get_task_instances() if ti.task_id == "start"]
+    assert start.state == "failed"  # AirflowFailException: no up_for_retry
