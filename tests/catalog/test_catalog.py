@@ -45,6 +45,12 @@ def test_driver_validation(catalog):
             drivers.get(conn, "y")
 
 
+def test_a_local_bucket_is_stored_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    driver = drivers.build(name="x", provider="local", bucket="./images/../imgs")
+    assert driver.bucket == str(tmp_path / "imgs")
+
+
 def test_dataset_list_reports_storage_and_quota(catalog):
     with catalog.begin() as conn:
         drivers.create(conn, name="d", provider="local", bucket="/data", path="imgs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -65,6 +66,9 @@ def build(
         raise InvalidInput("a driver needs a bucket (a directory for the local provider)")
     if provider != "local" and not conn_id:
         raise InvalidInput(f"a {provider} driver needs --conn-id (an Airflow connection)")
+    if provider == "local":
+        # Workers run elsewhere than the shell that created the driver: keep no relative path.
+        bucket = str(Path(bucket).expanduser().resolve())
     return Driver(
         id=0,
         name=name,
