@@ -97,6 +97,13 @@ def whole_sync(catalog_url: str, driver, workers: int) -> tuple[int, float]:
 
 def measure(provider: str, location: str, catalog_url: str, conn_id: str | None) -> dict:
     """One size on one storage: listing, sync sequential, sync with 2 workers."""
+    return measure_on(provider, location, catalog_url, catalog_url.replace(".db", "-2.db"), conn_id)
+
+
+def measure_on(
+    provider: str, location: str, catalog_url: str, second_url: str, conn_id: str | None
+) -> dict:
+    """Listing, then a sync into ``catalog_url`` and a two-worker sync into ``second_url``."""
     import logging
 
     logging.disable(logging.INFO)
@@ -108,7 +115,7 @@ def measure(provider: str, location: str, catalog_url: str, conn_id: str | None)
     (listed, first_s), (_, second_s) = bare_listing(driver), bare_listing(driver)
     listing_s = min(first_s, second_s)
     indexed, sync_s = whole_sync(catalog_url, driver, workers=1)
-    _, sync2_s = whole_sync(catalog_url.replace(".db", "-2.db"), driver, workers=2)
+    _, sync2_s = whole_sync(second_url, driver, workers=2)
     assert listed == indexed, (listed, indexed)
     return {"objects": listed, "listing_s": listing_s, "sync_s": sync_s, "sync2_s": sync2_s}
 
@@ -133,6 +140,30 @@ def fresh_sqlite(tag: str) -> str:
     return f"sqlite:///{folder / 'catalog.db'}"
 
 
+def fresh_postgres(tag: str) -> str:
+    """A new, empty PostgreSQL database (COPY path) on the test server."""
+    import uuid
+
+    import psycopg
+
+    admin_url = os.environ.get(
+        "TRIBUTARY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    name = f"tributary_bench_{tag}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return f"{admin_url.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_postgres(url: str) -> None:
+    """Drop a database made by ``fresh_postgres``."""
+    import psycopg
+
+    admin_url, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def report_row(label: str, r: dict) -> str:
     return (
         f"| {label} | {r['objects']:,} | {r['listing_s']:.2f} | {r['sync_s']:.2f} | "
@@ -146,6 +177,9 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="add the 1M local run")
     parser.add_argument("--s3", type=int, default=20_000, help="objects in moto S3 (0: skip)")
     parser.add_argument("--local", type=int, default=100_000, help="objects in the local run")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also the local run on a PostgreSQL catalog"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AIRFLOW_HOME", str(WORK / "airflow"))
@@ -160,6 +194,19 @@ def main() -> None:
         rows.append(report_row("local, SQLite catalog", result))
         rss[size] = peak_rss_of_sync("local", str(root), fresh_sqlite(f"rss{size}"), None)
         print(rows[-1], f" peak RSS {rss[size]:.0f} MiB", flush=True)
+
+    if args.postgres:
+        root = WORK / f"local-{args.local}"
+        # Two databases: measure() runs the sync once sequentially, once with two workers.
+        url = fresh_postgres("seq")
+        second = fresh_postgres("par")
+        try:
+            result = measure_on("local", str(root), url, second, None)
+        finally:
+            drop_postgres(url)
+            drop_postgres(second)
+        rows.append(report_row("local, PostgreSQL catalog", result))
+        print(rows[-1], flush=True)
 
     if args.s3:
         from tests import emulators
