@@ -12,9 +12,9 @@ from tributary.storage.base import (
     AccessDenied,
     BadCredentials,
     BucketNotFound,
+    CloudStore,
     ObjectInfo,
     ObjectNotFound,
-    ObjectStore,
     StorageError,
     Unreachable,
 )
@@ -33,17 +33,10 @@ def _code(exc) -> str:
     return str(getattr(code, "value", code) or exc.status_code)
 
 
-class AzureBlobStore(ObjectStore):
+class AzureBlobStore(CloudStore):
     """A blob container reached through an Airflow ``wasb`` connection."""
 
     provider = "azure"
-
-    def __init__(
-        self, bucket: str, prefix: str = "", *, conn_id: str, storage_class: str = "standard"
-    ) -> None:
-        super().__init__(bucket, prefix)
-        self.conn_id = conn_id
-        self.storage_class = storage_class
 
     @cached_property
     def container(self):

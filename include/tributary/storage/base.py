@@ -111,3 +111,14 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a missing key is not an error."""
+
+
+class CloudStore(ObjectStore):
+    """A store reached through an Airflow connection (S3, Azure, GCS)."""
+
+    def __init__(
+        self, bucket: str, prefix: str = "", *, conn_id: str, storage_class: str = "standard"
+    ) -> None:
+        super().__init__(bucket, prefix)
+        self.conn_id = conn_id
+        self.storage_class = storage_class

@@ -12,9 +12,9 @@ from tributary.storage.base import (
     AccessDenied,
     BadCredentials,
     BucketNotFound,
+    CloudStore,
     ObjectInfo,
     ObjectNotFound,
-    ObjectStore,
     StorageError,
     Unreachable,
 )
@@ -25,17 +25,10 @@ def md5_hex(md5_base64: str | None) -> str | None:
     return base64.b64decode(md5_base64).hex() if md5_base64 else None
 
 
-class GCSStore(ObjectStore):
+class GCSStore(CloudStore):
     """A GCS bucket reached through an Airflow ``google_cloud_platform`` connection."""
 
     provider = "gcs"
-
-    def __init__(
-        self, bucket: str, prefix: str = "", *, conn_id: str, storage_class: str = "standard"
-    ) -> None:
-        super().__init__(bucket, prefix)
-        self.conn_id = conn_id
-        self.storage_class = storage_class
 
     @cached_property
     def client(self):

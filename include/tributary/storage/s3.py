@@ -11,9 +11,9 @@ from tributary.storage.base import (
     AccessDenied,
     BadCredentials,
     BucketNotFound,
+    CloudStore,
     ObjectInfo,
     ObjectNotFound,
-    ObjectStore,
     StorageError,
     Unreachable,
 )
@@ -28,7 +28,7 @@ _BAD_CREDENTIALS = {
 }
 
 
-class S3Store(ObjectStore):
+class S3Store(CloudStore):
     """An S3 bucket reached through an Airflow ``aws`` connection."""
 
     provider = "s3"
@@ -42,10 +42,8 @@ class S3Store(ObjectStore):
         region: str | None = None,
         storage_class: str = "standard",
     ) -> None:
-        super().__init__(bucket, prefix)
-        self.conn_id = conn_id
+        super().__init__(bucket, prefix, conn_id=conn_id, storage_class=storage_class)
         self.region = region
-        self.storage_class = storage_class
 
     @cached_property
     def client(self):
