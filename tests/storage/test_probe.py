@@ -144,7 +144,7 @@ def test_unreachable_endpoint_is_named(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def moto_with_iam(tmp_path_factory):
+def moto_with_iam(request, tmp_path_factory):
     """A moto server of its own that enforces IAM, with a bucket and two limited users."""
     import urllib.request
 
@@ -156,6 +156,7 @@ def moto_with_iam(tmp_path_factory):
         server = emulators.start_moto(tmp_path_factory.mktemp("moto-iam"))
     except RuntimeError as exc:
         missing(str(exc))
+    request.addfinalizer(server.stop)  # also when the set-up below fails
     admin = {
         "endpoint_url": server.endpoint,
         "region_name": "us-east-1",
@@ -179,14 +180,13 @@ def moto_with_iam(tmp_path_factory):
         key = iam.create_access_key(UserName=user)["AccessKey"]
         users[user] = (key["AccessKeyId"], key["SecretAccessKey"])
     # From now on every request is authenticated and authorised against IAM.
-    request = urllib.request.Request(  # noqa: S310 - loopback
+    reset = urllib.request.Request(  # noqa: S310 - loopback
         f"{server.endpoint}/moto-api/reset-auth",
         data=b"0",
         headers={"Content-Type": "text/plain"},  # not a form: moto reads the raw body
     )
-    urllib.request.urlopen(request).read()  # noqa: S310
-    yield server, users
-    server.stop()
+    urllib.request.urlopen(reset).read()  # noqa: S310
+    return server, users
 
 
 def _iam_connection(monkeypatch, server, conn_id, keys):
