@@ -6,6 +6,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import httpx
 
@@ -15,6 +16,14 @@ from tributary.errors import TributaryError
 
 class AirflowUnreachable(TributaryError):
     """No Airflow API server answers at the configured address."""
+
+
+class AirflowRefused(TributaryError):
+    """Airflow answered with an HTTP error."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 def _default_password(username: str) -> str:
@@ -61,45 +70,39 @@ class AirflowClient:
             ) from exc
         if response.status_code >= 400:
             detail = response.text[:300]
-            raise TributaryError(
-                f"Airflow answered {response.status_code} to {method} {path}: {detail}"
+            raise AirflowRefused(
+                f"Airflow answered {response.status_code} to {method} {path}: {detail}",
+                response.status_code,
             )
         return response.json() if response.content else {}
 
+    @cached_property
     def _auth(self) -> dict:
+        """The Authorization header, with one token for this client's lifetime."""
         token = self._request(
             "POST", "/auth/token", json={"username": self.username, "password": self.password}
         )["access_token"]
         return {"Authorization": f"Bearer {token}"}
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 120, poll: float = 2.0) -> None:
-        """Wait until Airflow has parsed the DAG (right after start-up it may not have)."""
+    def wait_for_dag(self, dag_id: str, timeout: float = 120, poll: float = 2.0) -> dict:
+        """The DAG as Airflow describes it, waiting until Airflow has parsed it (right
+        after start-up it may not have)."""
         deadline = time.monotonic() + timeout
-        headers = self._auth()
         while True:
             try:
-                self._request("GET", f"/api/v2/dags/{dag_id}", headers=headers)
-                return
-            except AirflowUnreachable:
-                raise
-            except TributaryError as exc:
-                if " 404 " not in str(exc) or time.monotonic() > deadline:
+                return self._request("GET", f"/api/v2/dags/{dag_id}", headers=self._auth)
+            except AirflowRefused as exc:
+                if exc.status_code != 404 or time.monotonic() > deadline:
                     raise TributaryError(
                         f"Airflow does not know DAG {dag_id!r}: is its dags folder this "
                         f"repository's dags/? ({exc})"
                     ) from exc
             time.sleep(poll)
 
-    def is_paused(self, dag_id: str) -> bool:
-        """Whether the DAG is paused (its runs would stay queued)."""
-        return bool(
-            self._request("GET", f"/api/v2/dags/{dag_id}", headers=self._auth())["is_paused"]
-        )
-
     def unpause(self, dag_id: str) -> None:
         """Unpause a DAG so its runs start."""
         self._request(
-            "PATCH", f"/api/v2/dags/{dag_id}", headers=self._auth(), json={"is_paused": False}
+            "PATCH", f"/api/v2/dags/{dag_id}", headers=self._auth, json={"is_paused": False}
         )
 
     def trigger(self, dag_id: str, conf: dict) -> str:
@@ -107,7 +110,7 @@ class AirflowClient:
         run = self._request(
             "POST",
             f"/api/v2/dags/{dag_id}/dagRuns",
-            headers=self._auth(),
+            headers=self._auth,
             json={"logical_date": None, "conf": conf},
         )
         return run["dag_run_id"]
@@ -115,7 +118,7 @@ class AirflowClient:
     def run_state(self, dag_id: str, run_id: str) -> str:
         """queued | running | success | failed."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
-        return self._request("GET", path, headers=self._auth())["state"]
+        return self._request("GET", path, headers=self._auth)["state"]
 
     def wait(self, dag_id: str, run_id: str, timeout: float = 3600, poll: float = 2.0) -> str:
         """Block until the run ends; returns its final state."""

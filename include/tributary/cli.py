@@ -236,8 +236,7 @@ def _trigger(dag_id: str, dataset: str, *, wait: bool) -> None:
 
     client = AirflowClient.from_env()
     try:
-        client.wait_for_dag(dag_id)
-        if client.is_paused(dag_id):
+        if client.wait_for_dag(dag_id)["is_paused"]:
             client.unpause(dag_id)
         run_id = client.trigger(dag_id, {"dataset": dataset})
     except TributaryError as exc:
