@@ -73,7 +73,7 @@ def bare_listing(driver) -> tuple[int, float]:
 
 def whole_sync(catalog_url: str, driver, workers: int) -> tuple[int, float]:
     from tributary.catalog import Catalog, datasets, drivers
-    from tributary.sync import initial
+    from tributary.sync import initial, listing
 
     catalog = Catalog(catalog_url)
     name = f"bench-{time.time_ns()}"
@@ -81,15 +81,15 @@ def whole_sync(catalog_url: str, driver, workers: int) -> tuple[int, float]:
         drivers.insert(conn, driver.__class__(**{**driver.as_dict(), "name": name}))
         datasets.create(conn, name=name, driver_name=name)
     started = time.perf_counter()
-    sync_id = initial.start(catalog, dataset_name=name, kind="initial", dag_id="b", run_id=name)
-    initial.check_permissions(catalog, sync_id)
-    pointers = initial.plan(catalog, sync_id)
+    sync_id = listing.start(catalog, dataset_name=name, kind="initial", dag_id="b", run_id=name)
+    listing.check_permissions(catalog, sync_id)
+    pointers = listing.plan(catalog, sync_id)
     if workers == 1:
         for pointer in pointers:
-            initial.list_partition(catalog, sync_id, pointer["index"])
+            listing.list_partition(catalog, sync_id, pointer["index"])
     else:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda p: initial.list_partition(catalog, sync_id, p["index"]), pointers))
+            list(pool.map(lambda p: listing.list_partition(catalog, sync_id, p["index"]), pointers))
     initial.check_quota(catalog, sync_id)
     created = initial.index(catalog, sync_id)
     return created["count"], time.perf_counter() - started

@@ -26,8 +26,8 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from tributary.hooks.catalog import open_catalog
 from tributary.operators.assets import ITEMS_CREATED
-from tributary.operators.failures import close_sync_on_failure, task_errors
-from tributary.sync import initial
+from tributary.operators.failures import RETRY_POLICY, close_sync_on_failure, task_errors
+from tributary.sync import initial, listing
 
 
 @dag(
@@ -46,18 +46,13 @@ from tributary.sync import initial
             description="Name of the dataset to index (see: tributary dataset list).",
         )
     },
-    default_args={
-        "retries": 2,
-        "retry_delay": dt.timedelta(seconds=10),
-        "retry_exponential_backoff": True,
-        "on_failure_callback": close_sync_on_failure,
-    },
+    default_args={**RETRY_POLICY, "on_failure_callback": close_sync_on_failure},
 )
 def tributary_initial_sync():
     @task
     def start(params=None, dag_run=None) -> int:
         with task_errors():
-            return initial.start(
+            return listing.start(
                 open_catalog(),
                 dataset_name=params["dataset"],
                 kind="initial",
@@ -68,17 +63,17 @@ def tributary_initial_sync():
     @task
     def probe_permissions(sync_id: int) -> dict:
         with task_errors():
-            return initial.check_permissions(open_catalog(), sync_id)
+            return listing.check_permissions(open_catalog(), sync_id)
 
     @task
     def plan_partitions(sync_id: int) -> list[dict]:
         with task_errors():
-            return initial.plan(open_catalog(), sync_id)
+            return listing.plan(open_catalog(), sync_id)
 
     @task(map_index_template="{{ task.op_kwargs['partition']['index'] }}")
     def list_partition(partition: dict) -> int:
         with task_errors():
-            return initial.list_partition(open_catalog(), partition["sync_id"], partition["index"])
+            return listing.list_partition(open_catalog(), partition["sync_id"], partition["index"])
 
     @task
     def check_quota(sync_id: int) -> int:

@@ -13,6 +13,9 @@ export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+# Airflow's SQLite metadata DB: CLI commands (backfill create, …) wait up to 60 s for the
+# scheduler's writes (a stale-snapshot "database is locked" still needs a re-run).
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=tributary.config.AIRFLOW_SQLITE_CONNECT_ARGS
 export AIRFLOW__API__PORT="$PORT"
 export AIRFLOW__API__HOST="${TRIBUTARY_DEMO_HOST:-127.0.0.1}"
 export AIRFLOW__API__BASE_URL="http://localhost:$PORT"

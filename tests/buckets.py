@@ -38,6 +38,38 @@ class Bucket:
         elif self.provider == "gcs":
             gcs_client().bucket(self.name).blob(key).upload_from_string(data)
 
+    def delete(self, key: str) -> None:
+        """Delete an object."""
+        if self.provider == "local":
+            (Path(self.name) / key).unlink()
+        elif self.provider == "s3":
+            s3_client(self.emulator).delete_object(Bucket=self.name, Key=key)
+        elif self.provider == "azure":
+            azure_service(self.emulator).get_container_client(self.name).delete_blob(key)
+        elif self.provider == "gcs":
+            gcs_client().bucket(self.name).blob(key).delete()
+
+    def move(self, old: str, new: str) -> None:
+        """Rename an object the way each provider's tools do: a server-side copy and a
+        delete (a filesystem rename for a local folder)."""
+        if self.provider == "local":
+            target = Path(self.name) / new
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (Path(self.name) / old).rename(target)
+            return
+        if self.provider == "s3":
+            s3_client(self.emulator).copy_object(
+                Bucket=self.name, Key=new, CopySource={"Bucket": self.name, "Key": old}
+            )
+        elif self.provider == "azure":
+            container = azure_service(self.emulator).get_container_client(self.name)
+            source = container.get_blob_client(old)
+            container.get_blob_client(new).start_copy_from_url(source.url, requires_sync=True)
+        elif self.provider == "gcs":
+            bucket = gcs_client().bucket(self.name)
+            bucket.copy_blob(bucket.blob(old), bucket, new)
+        self.delete(old)
+
     def expected_etag(self, data: bytes) -> str | None:
         """The etag the provider reports for ``data`` where it is a plain MD5."""
         if self.provider in ("s3", "gcs"):

@@ -129,6 +129,11 @@ def azurite(request) -> emulators.Emulator:
 
 
 @pytest.fixture(scope="session")
+def azurite_queue(request) -> emulators.Emulator:
+    return _emulator(request, emulators.start_azurite_queue)
+
+
+@pytest.fixture(scope="session")
 def gcs(request) -> emulators.Emulator:
     return _emulator(request, emulators.start_gcs)
 

@@ -105,27 +105,47 @@ def azurite_connection_string(port: int, *, sas: str | None = None, key: str = A
     )
 
 
-def start_azurite(log_dir: Path) -> Emulator:
-    """Azurite's blob service (npm package, run directly so the PID is the server)."""
-    main_js = REPO / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+def _start_azurite_service(service: str, log_dir: Path) -> Emulator:
+    """One Azurite service (blob or queue) from the npm package, run directly so the PID
+    is the server's."""
+    main_js = REPO / "node_modules" / "azurite" / "dist" / "src" / service / "main.js"
     if not main_js.exists():
         raise RuntimeError("Azurite is not installed: run `npm ci` in the repository")
     port = free_port()
     argv = [
         shutil.which("node") or "node",
         str(main_js),
-        "--blobHost",
+        f"--{service}Host",
         "127.0.0.1",
-        "--blobPort",
+        f"--{service}Port",
         str(port),
         "--inMemoryPersistence",
         "--skipApiVersionCheck",
         "--disableTelemetry",
         "--silent",
     ]
-    emulator = _start("azurite", argv, port, None, log_dir)
-    conn = {"conn_type": "wasb", "extra": {"connection_string": azurite_connection_string(port)}}
+    return _start(f"azurite-{service}", argv, port, None, log_dir)
+
+
+def start_azurite(log_dir: Path) -> Emulator:
+    """Azurite's blob service."""
+    emulator = _start_azurite_service("blob", log_dir)
+    connection_string = azurite_connection_string(emulator.port)
+    conn = {"conn_type": "wasb", "extra": {"connection_string": connection_string}}
     emulator.env = {"AIRFLOW_CONN_TEST_AZURE": json.dumps(conn)}
+    return emulator
+
+
+def start_azurite_queue(log_dir: Path) -> Emulator:
+    """Azurite's queue service (where Event Grid would deliver Blob events)."""
+    emulator = _start_azurite_service("queue", log_dir)
+    connection_string = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"QueueEndpoint=http://127.0.0.1:{emulator.port}/{AZURITE_ACCOUNT};"
+    )
+    conn = {"conn_type": "wasb", "extra": {"connection_string": connection_string}}
+    emulator.env = {"AIRFLOW_CONN_TEST_AZURE_QUEUE": json.dumps(conn)}
+    emulator.connection_string = connection_string
     return emulator
 
 

@@ -146,6 +146,30 @@ def test_items_and_runs_after_a_sync(run, airflow_db, tmp_path):
     assert "items=2 quota=5" in out
 
 
+def test_ghosts_and_run_counts_after_an_upstream_sync(run, airflow_db, tmp_path):
+    root = tmp_path / "bucket"
+    root.mkdir()
+    for i in range(4):
+        (root / f"{i}.jpg").write_bytes(b"x" * (i + 1))
+    assert run("driver", "create", "d", "--provider", "local", "--bucket", str(root))[0] == 0
+    assert run("dataset", "create", "ds", "--driver", "d", "--no-sync")[0] == 0
+    code, out, _ = run("dataset", "set", "ds", "--mass-delete-threshold", "0.5", "--sync")
+    assert code == 0 and "nightly sync on" in out and "threshold 50%" in out
+    conf = {"dataset": "ds"}
+    assert run_dag("tributary_upstream_sync", conf).state == "success"
+    (root / "0.jpg").unlink()
+    (root / "1.jpg").rename(root / "one.jpg")
+    assert run_dag("tributary_upstream_sync", conf).state == "success"
+
+    code, out, _ = run("items", "ds", "--state", "ghost", "--json")
+    assert [r["path"] for r in json_lines(out)] == ["/0.jpg"]
+    code, out, _ = run("runs", "ds")
+    newest = out.splitlines()[0]
+    assert "upstream" in newest and "ghosted=1" in newest and "renamed=1" in newest
+    code, _, err = run("dataset", "set", "ds", "--mass-delete-threshold", "2")
+    assert code == 1 and "from 0 to 1" in err
+
+
 def test_unknown_dataset_is_one_line(run):
     code, _, err = run("items", "nope")
     assert code == 1

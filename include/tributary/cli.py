@@ -24,6 +24,8 @@ app.add_typer(dataset_app, name="dataset")
 app.add_typer(db_app, name="db")
 
 INITIAL_SYNC_DAG = "tributary_initial_sync"
+UPSTREAM_SYNC_DAG = "tributary_upstream_sync"
+RUN_COUNTS = ("items_changed", "items_renamed", "items_ghosted", "items_revived", "items_purged")
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 
@@ -183,20 +185,76 @@ def dataset_create(
         bool, typer.Option("--no-sync", help="Do not start the initial sync.")
     ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the initial sync.")] = False,
+    folder: Annotated[
+        str,
+        typer.Option(
+            help="Folder under the driver's path; may hold Airflow date templates, e.g. "
+            "'camera-7/{{ ds }}/' (each scheduled or backfill run syncs its own day)."
+        ),
+    ] = "",
+    ghost_grace_days: Annotated[
+        int, typer.Option(help="Days a tombstone is kept before it is purged.")
+    ] = 7,
+    mass_delete_threshold: Annotated[
+        float,
+        typer.Option(help="Share of items a sync may mark as ghosts without --allow-mass-delete."),
+    ] = 0.1,
 ) -> None:
     """Create a dataset and start its initial sync through Airflow."""
     from tributary.catalog import datasets
 
     with _catalog().begin() as conn:
-        datasets.create(conn, name=name, driver_name=driver, quota=quota, sync_enabled=not no_sync)
+        datasets.create(
+            conn,
+            name=name,
+            driver_name=driver,
+            quota=quota,
+            sync_enabled=not no_sync,
+            folder=folder,
+            ghost_grace_days=ghost_grace_days,
+            mass_delete_threshold=mass_delete_threshold,
+        )
     typer.echo(f"dataset {name!r} created")
     if not no_sync:
         try:
-            _trigger(INITIAL_SYNC_DAG, name, wait=wait)
+            _trigger(INITIAL_SYNC_DAG, {"dataset": name}, wait=wait)
         except TributaryError as exc:
             raise TributaryError(
                 f"{exc}. The dataset exists; start its sync later with: tributary sync {name}"
             ) from exc
+
+
+@dataset_app.command("set")
+def dataset_set(
+    name: str,
+    ghost_grace_days: Annotated[
+        int | None, typer.Option(help="Days a tombstone is kept before it is purged.")
+    ] = None,
+    mass_delete_threshold: Annotated[
+        float | None,
+        typer.Option(help="Share of items a sync may mark as ghosts without --allow-mass-delete."),
+    ] = None,
+    sync_enabled: Annotated[
+        bool | None,
+        typer.Option("--sync/--no-sync", help="Include the dataset in the nightly sync."),
+    ] = None,
+) -> None:
+    """Change a dataset's sync policy."""
+    from tributary.catalog import datasets
+
+    with _catalog().begin() as conn:
+        dataset = datasets.set_policy(
+            conn,
+            name,
+            ghost_grace_days=ghost_grace_days,
+            mass_delete_threshold=mass_delete_threshold,
+            sync_enabled=sync_enabled,
+        )
+    typer.echo(
+        f"dataset {name!r}: nightly sync {'on' if dataset.sync_enabled else 'off'}, "
+        f"tombstones kept {dataset.ghost_grace_days} days, "
+        f"mass-delete threshold {dataset.mass_delete_threshold:.0%}"
+    )
 
 
 @dataset_app.command("list")
@@ -231,36 +289,63 @@ def dataset_quota(
 # -- syncs, items, runs --------------------------------------------------------------------
 
 
-def _trigger(dag_id: str, dataset: str, *, wait: bool) -> None:
+def _trigger(dag_id: str, conf: dict, *, wait: bool) -> str | None:
+    """Trigger a DAG run through the REST API; with ``wait``, the finished state."""
     from tributary.airflow_rest import AirflowClient
 
     client = AirflowClient.from_env()
     try:
         if client.wait_for_dag(dag_id)["is_paused"]:
             client.unpause(dag_id)
-        run_id = client.trigger(dag_id, {"dataset": dataset})
+        run_id = client.trigger(dag_id, conf)
     except TributaryError as exc:
         raise TributaryError(f"sync not started: {exc}") from exc
-    typer.echo(f"{dag_id} triggered for {dataset!r}: run {run_id} ({client.base_url})")
-    typer.echo(f"follow it with: tributary runs {dataset}")
-    if wait:
-        state = client.wait(dag_id, run_id)
-        typer.echo(f"run {run_id}: {state}")
-        if state != "success":
-            raise typer.Exit(1)
+    typer.echo(f"{dag_id} triggered for {conf['dataset']!r}: run {run_id} ({client.base_url})")
+    typer.echo(f"follow it with: tributary runs {conf['dataset']}")
+    if not wait:
+        return None
+    state = client.wait(dag_id, run_id)
+    typer.echo(f"run {run_id}: {state}")
+    _print_outcomes(dag_id, run_id)
+    if state != "success":
+        raise typer.Exit(1)
+    return state
+
+
+def _print_outcomes(dag_id: str, run_id: str) -> None:
+    from tributary.sync import upstream
+
+    for run in upstream.outcomes(_catalog(), dag_id=dag_id, run_id=run_id):
+        typer.echo(_run_line(run))
+        report = run.get("report") or {}
+        for kind, paths in (report.get("samples") or {}).items():
+            for path in paths:
+                typer.echo(f"       {kind}: {path}")
 
 
 @app.command("sync")
 def sync(
     dataset: str,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; apply nothing.")
+    ] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete",
+            help="Apply even when more files vanished than the dataset's threshold.",
+        ),
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish.")] = False,
 ) -> None:
-    """Start a sync of a dataset through Airflow."""
+    """Start an upstream sync of a dataset through Airflow (new, changed, renamed and
+    vanished files; vanished ones become tombstones)."""
     from tributary.catalog import datasets
 
     with _catalog().begin() as conn:
         datasets.get(conn, dataset)
-    _trigger(INITIAL_SYNC_DAG, dataset, wait=wait)
+    conf = {"dataset": dataset, "dry_run": dry_run, "allow_mass_delete": allow_mass_delete}
+    _trigger(UPSTREAM_SYNC_DAG, conf, wait=wait)
 
 
 @app.command("items")
@@ -310,13 +395,21 @@ def runs(dataset: str, json_out: JsonFlag = False) -> None:
         if json_out:
             _print_json(run)
             continue
-        progress = f"partitions {run['partitions_done']}/{run['partitions_total']}"
-        line = (
-            f"#{run['id']:<5} {run['kind']:<8} {run['status']:<9} {progress:<18} "
-            f"listed={run['objects_listed']} new={run['items_new']} "
-            f"started={run['started_at']:%Y-%m-%d %H:%M:%S}"
-        )
-        typer.echo(line + (f"\n       error: {run['error']}" if run["error"] else ""))
+        typer.echo(_run_line(run))
+
+
+def _run_line(run: dict) -> str:
+    progress = f"partitions {run['partitions_done']}/{run['partitions_total']}"
+    counts = " ".join(
+        f"{name.removeprefix('items_')}={run[name]}" for name in ("items_new", *RUN_COUNTS)
+    )
+    line = (
+        f"#{run['id']:<5} {run['kind']:<8} {run['status']:<9} "
+        f"{'dry-run ' if run['dry_run'] else ''}{progress:<18} "
+        f"listed={run['objects_listed']} {counts} "
+        f"started={run['started_at']:%Y-%m-%d %H:%M:%S}"
+    )
+    return line + (f"\n       error: {run['error']}" if run["error"] else "")
 
 
 def main() -> None:

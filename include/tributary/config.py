@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -37,3 +39,30 @@ def listing_page_size() -> int:
 def max_partitions() -> int:
     """Upper bound on mapped listing tasks per sync (Airflow caps a map at 1024)."""
     return int(os.environ.get("TRIBUTARY_MAX_PARTITIONS", "64"))
+
+
+def lock_wait() -> dt.timedelta:
+    """How long a sync waits for another sync of the same dataset before failing."""
+    return dt.timedelta(seconds=float(os.environ.get("TRIBUTARY_LOCK_WAIT_SECONDS", "300")))
+
+
+def lock_stale_after() -> dt.timedelta:
+    """A sync silent (no heartbeat) for this long is taken for dead and its lock taken over."""
+    return dt.timedelta(seconds=float(os.environ.get("TRIBUTARY_LOCK_STALE_SECONDS", "3600")))
+
+
+def upstream_schedule() -> str:
+    """Cron of the nightly upstream sync (default 02:00 UTC)."""
+    return os.environ.get("TRIBUTARY_UPSTREAM_SCHEDULE", "0 2 * * *")
+
+
+def event_sources() -> list[dict]:
+    """Bucket event queues the event sync watches (``TRIBUTARY_EVENT_SOURCES``, JSON list)."""
+    raw = os.environ.get("TRIBUTARY_EVENT_SOURCES", "").strip()
+    return json.loads(raw) if raw else []
+
+
+# Airflow's own metadata database on SQLite (the demo): wait up to 60 s for another
+# process's write instead of failing with "database is locked" after 5 s. Airflow imports
+# it through AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS.
+AIRFLOW_SQLITE_CONNECT_ARGS = {"timeout": 60}

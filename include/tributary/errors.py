@@ -19,3 +19,11 @@ class QuotaExceeded(TributaryError):
 
 class SyncLocked(TributaryError):
     """Another sync of the same dataset is running."""
+
+
+class MassDeleteRefused(TributaryError):
+    """A sync would tombstone more items than the dataset's threshold allows."""
+
+
+class ListingIncomplete(TributaryError):
+    """Part of a listing failed, so nothing could be marked as vanished."""

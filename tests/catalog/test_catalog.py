@@ -119,9 +119,17 @@ def test_a_second_sync_of_a_dataset_waits_for_the_first(catalog):
         second = _new_sync(conn, ds.id, "r2")
         syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=first)
         syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=first)  # re-entrant on retry
-        with pytest.raises(SyncLocked, match=f"sync {first} of this dataset is still running"):
+        with pytest.raises(SyncLocked, match=rf"sync {first} of this dataset \(initial, "):
             syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=second)
-        syncs.succeed(conn, first)
+        # A live holder by Airflow's word keeps the lock; a finished one loses it.
+        with pytest.raises(SyncLocked, match="still running"):
+            syncs.acquire_lock(
+                conn, dataset_id=ds.id, sync_id=second, run_alive=lambda dag, run: True
+            )
+        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=second, run_alive=lambda d, r: False)
+        assert "is no longer running" in syncs.get(conn, first)["error"]
+        syncs.release_lock(conn, second)
+        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=first)
         syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=second)
 
 

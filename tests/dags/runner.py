@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-from functools import cache
 
 from tests.conftest import REPO
 
 
-@cache
 def load_dag(dag_id: str):
-    """The DAG object defined in ``dags/<dag_id>.py``."""
+    """A fresh DAG object from ``dags/<dag_id>.py`` (``dag.test`` keeps a run's conf in
+    the DAG's params, so a DAG object is never reused between runs)."""
     path = REPO / "dags" / f"{dag_id}.py"
     spec = importlib.util.spec_from_file_location(f"dagfile_{dag_id}", path)
     module = importlib.util.module_from_spec(spec)
@@ -18,6 +17,6 @@ def load_dag(dag_id: str):
     return module.dag
 
 
-def run_dag(dag_id: str, conf: dict):
+def run_dag(dag_id: str, conf: dict, **test_args):
     """Run the DAG in-process like ``airflow dags test``; returns the finished DagRun."""
-    return load_dag(dag_id).test(run_conf=conf)
+    return load_dag(dag_id).test(run_conf=conf, **test_args)

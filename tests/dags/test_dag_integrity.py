@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import REPO
 
-EXPECTED_DAGS = {"tributary_initial_sync"}
+EXPECTED_DAGS = {"tributary_initial_sync", "tributary_upstream_sync", "tributary_event_sync"}
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +47,30 @@ def test_parsing_opens_no_catalog(tmp_path, monkeypatch):
     DagBag(dag_folder=str(REPO / "dags"), safe_mode=False)
 
     assert not (tmp_path / "never.db").exists()
+
+
+def test_upstream_sync_is_nightly_by_default_and_configurable(monkeypatch):
+    from tests.dags.runner import load_dag
+
+    assert load_dag("tributary_upstream_sync").timetable.expression == "0 2 * * *"
+    monkeypatch.setenv("TRIBUTARY_UPSTREAM_SCHEDULE", "30 4 * * *")
+    assert load_dag("tributary_upstream_sync").timetable.expression == "30 4 * * *"
+
+
+def test_event_sync_watches_every_configured_queue(monkeypatch):
+    from tests.dags.runner import load_dag
+
+    assert not load_dag("tributary_event_sync").timetable.can_be_scheduled  # on demand only
+    sources = [
+        {"provider": "s3", "name": "cams", "queue": "https://sqs.example/1/q"},
+        {"provider": "gcs", "name": "scans", "project": "p", "subscription": "s"},
+        {"provider": "azure", "name": "archive", "queue": "events"},
+    ]
+    monkeypatch.setenv("TRIBUTARY_EVENT_SOURCES", json.dumps(sources))
+    condition = load_dag("tributary_event_sync").timetable.asset_condition
+    watchers = {a.name: type(a.watchers[0].trigger).__name__ for a in condition.objects}
+    assert watchers == {
+        "tributary_bucket_events_cams": "MessageQueueTrigger",
+        "tributary_bucket_events_scans": "PubsubPullTrigger",
+        "tributary_bucket_events_archive": "AzureStorageQueueTrigger",
+    }

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from tributary.catalog import datasets, drivers, items, syncs
 from tributary.catalog.schema import staging_listing
 from tributary.storage.local import LocalStore
-from tributary.sync import initial
+from tributary.sync import initial, listing
 
 FOLDERS = "abcdefghij"  # enough top-level folders for several listing partitions
 KEYS = sorted(f"{f}/{i}.jpg" for f in FOLDERS for i in range(2))
@@ -38,8 +38,8 @@ def staged_keys(catalog, sync_id):
 
 def test_a_retried_listing_task_stages_each_key_once(catalog, local_dataset, monkeypatch):
     monkeypatch.setenv("TRIBUTARY_LISTING_PAGE_SIZE", "2")
-    sync_id = initial.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
-    pointers = initial.plan(catalog, sync_id)
+    sync_id = listing.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
+    pointers = listing.plan(catalog, sync_id)
     real_list_raw = LocalStore.list_raw
 
     def flaky_list_raw(self, prefix, *, recursive=True):
@@ -51,14 +51,14 @@ def test_a_retried_listing_task_stages_each_key_once(catalog, local_dataset, mon
     target = pointers[1]
     monkeypatch.setattr(LocalStore, "list_raw", flaky_list_raw)
     with pytest.raises(Exception, match="injected"):
-        initial.list_partition(catalog, sync_id, target["index"])
+        listing.list_partition(catalog, sync_id, target["index"])
     with catalog.begin() as conn:
         assert syncs.incomplete_partitions(conn, sync_id)
     monkeypatch.setattr(LocalStore, "list_raw", real_list_raw)
 
     for pointer in pointers:  # the retry, and every other partition
-        initial.list_partition(catalog, sync_id, pointer["index"])
-    initial.list_partition(catalog, sync_id, target["index"])  # and a second retry
+        listing.list_partition(catalog, sync_id, pointer["index"])
+    listing.list_partition(catalog, sync_id, target["index"])  # and a second retry
 
     keys = staged_keys(catalog, sync_id)
     assert sorted(keys) == KEYS
@@ -76,8 +76,8 @@ def test_a_retried_listing_task_stages_each_key_once(catalog, local_dataset, mon
 
 def test_progress_is_visible_while_a_partition_lists(catalog, local_dataset, monkeypatch):
     monkeypatch.setenv("TRIBUTARY_LISTING_PAGE_SIZE", "2")
-    sync_id = initial.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
-    pointers = initial.plan(catalog, sync_id)
+    sync_id = listing.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
+    pointers = listing.plan(catalog, sync_id)
     seen = []
     real = syncs.partition_progress
 
@@ -87,7 +87,7 @@ def test_progress_is_visible_while_a_partition_lists(catalog, local_dataset, mon
 
     monkeypatch.setattr(syncs, "partition_progress", spy)
     for pointer in pointers:
-        initial.list_partition(catalog, sync_id, pointer["index"])
+        listing.list_partition(catalog, sync_id, pointer["index"])
 
     assert seen == sorted(seen)
     assert seen[0] == 2
@@ -98,7 +98,7 @@ def test_missing_permission_stops_the_sync(catalog, tmp_path):
     with catalog.begin() as conn:
         drivers.create(conn, name="d", provider="local", bucket=str(tmp_path / "gone"))
         datasets.create(conn, name="ds", driver_name="d")
-    sync_id = initial.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
+    sync_id = listing.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
 
-    with pytest.raises(initial.PermissionsMissing, match="does not exist"):
-        initial.check_permissions(catalog, sync_id)
+    with pytest.raises(listing.PermissionsMissing, match="does not exist"):
+        listing.check_permissions(catalog, sync_id)

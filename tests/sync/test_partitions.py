@@ -28,6 +28,9 @@ class FolderTree(ObjectStore):
     def list_raw(self, prefix, *, recursive=True):
         return iter(())
 
+    def head(self, key):
+        raise NotImplementedError
+
     def read(self, key, start=0, length=None):
         raise NotImplementedError
 

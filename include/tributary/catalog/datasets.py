@@ -22,6 +22,9 @@ class Dataset:
     name: str
     driver: Driver | None
     sync_enabled: bool
+    folder: str = ""
+    ghost_grace_days: int = 7
+    mass_delete_threshold: float = 0.1
 
 
 def create(
@@ -31,10 +34,15 @@ def create(
     driver_name: str | None = None,
     quota: int | None = None,
     sync_enabled: bool = True,
+    folder: str = "",
+    ghost_grace_days: int = 7,
+    mass_delete_threshold: float = 0.1,
 ) -> Dataset:
     """Insert a dataset; the name must be new and the driver must exist."""
     if not name.strip() or "/" in name:
         raise InvalidInput("a dataset name must be non-empty and contain no '/'")
+    _check_policy(ghost_grace_days, mass_delete_threshold)
+    folder = normalise_folder(folder)
     if conn.execute(sa.select(datasets.c.id).where(datasets.c.name == name)).first():
         raise InvalidInput(f"dataset {name!r} already exists")
     driver = driver_queries.get(conn, driver_name) if driver_name else None
@@ -44,6 +52,9 @@ def create(
             name=name,
             driver_id=driver.id if driver else None,
             sync_enabled=sync_enabled,
+            folder=folder,
+            ghost_grace_days=ghost_grace_days,
+            mass_delete_threshold=mass_delete_threshold,
             created_at=dt.datetime.now(dt.UTC),
         )
         .returning(datasets.c.id)
@@ -53,9 +64,60 @@ def create(
     return get(conn, name)
 
 
+def normalise_folder(folder: str) -> str:
+    """A dataset folder as a key prefix: no leading '/', one trailing '/', or empty."""
+    folder = folder.strip().lstrip("/")
+    if ".." in folder.split("/"):
+        raise InvalidInput("a dataset folder may not contain '..'")
+    return f"{folder.rstrip('/')}/" if folder else ""
+
+
+def _check_policy(ghost_grace_days: int | None, mass_delete_threshold: float | None) -> None:
+    if ghost_grace_days is not None and ghost_grace_days < 0:
+        raise InvalidInput("the ghost grace period is a number of days, zero or more")
+    if mass_delete_threshold is not None and not 0 <= mass_delete_threshold <= 1:
+        raise InvalidInput("the mass-delete threshold is a share of the items, from 0 to 1")
+
+
+def set_policy(
+    conn: Connection,
+    name: str,
+    *,
+    ghost_grace_days: int | None = None,
+    mass_delete_threshold: float | None = None,
+    sync_enabled: bool | None = None,
+) -> Dataset:
+    """Change how upstream syncs treat a dataset's vanished files (None keeps a value)."""
+    _check_policy(ghost_grace_days, mass_delete_threshold)
+    dataset = get(conn, name)
+    values = {
+        "ghost_grace_days": ghost_grace_days,
+        "mass_delete_threshold": mass_delete_threshold,
+        "sync_enabled": sync_enabled,
+    }
+    values = {k: v for k, v in values.items() if v is not None}
+    if values:
+        conn.execute(datasets.update().where(datasets.c.id == dataset.id).values(**values))
+    return get(conn, name)
+
+
+def sync_enabled_names(conn: Connection) -> list[str]:
+    """The datasets an unparameterised upstream sync covers."""
+    query = sa.select(datasets.c.name).where(datasets.c.sync_enabled).order_by(datasets.c.name)
+    return list(conn.execute(query).scalars())
+
+
 def _from_row(conn: Connection, row) -> Dataset:
     driver = driver_queries.get_by_id(conn, row.driver_id) if row.driver_id else None
-    return Dataset(id=row.id, name=row.name, driver=driver, sync_enabled=bool(row.sync_enabled))
+    return Dataset(
+        id=row.id,
+        name=row.name,
+        driver=driver,
+        sync_enabled=bool(row.sync_enabled),
+        folder=row.folder,
+        ghost_grace_days=row.ghost_grace_days,
+        mass_delete_threshold=row.mass_delete_threshold,
+    )
 
 
 def get(conn: Connection, name: str) -> Dataset:
@@ -86,6 +148,9 @@ def list_all(conn: Connection) -> list[dict]:
         sa.select(
             datasets.c.name,
             datasets.c.sync_enabled,
+            datasets.c.folder,
+            datasets.c.ghost_grace_days,
+            datasets.c.mass_delete_threshold,
             datasets.c.driver_id,
             sa.func.coalesce(counts.c.n, 0).label("items"),
             quotas.c.max_data_points.label("quota"),
@@ -104,7 +169,10 @@ def list_all(conn: Connection) -> list[dict]:
                 "storage": f"{driver.provider}://{driver.bucket}/{driver.prefix}"
                 if driver
                 else "internal",
+                "folder": row.folder,
                 "sync_enabled": bool(row.sync_enabled),
+                "ghost_grace_days": row.ghost_grace_days,
+                "mass_delete_threshold": row.mass_delete_threshold,
                 "items": row.items,
                 "quota": row.quota,
             }

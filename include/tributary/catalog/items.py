@@ -60,43 +60,90 @@ def index_new(conn: Connection, *, dataset_id: int, sync_id: int) -> dict:
     Returns the count and the id range of the items this sync created (the range is what
     the items-created asset event carries).
     """
-    now = dt.datetime.now(dt.UTC)
+    insert_staged(
+        conn,
+        dataset_id=dataset_id,
+        sync_id=sync_id,
+        which=~_already_indexed(dataset_id),
+        now=dt.datetime.now(dt.UTC),
+    )
+    return created_by(conn, sync_id)
+
+
+def insert_staged(
+    conn: Connection, *, dataset_id: int, sync_id: int, which, now: dt.datetime
+) -> None:
+    """Insert the staged rows of a sync that match ``which`` as new items, in key order,
+    in one ``INSERT … SELECT``."""
+    staged = staging_listing.c
     source = (
         sa.select(
             sa.literal(dataset_id),
-            staging_listing.c.path,
-            staging_listing.c.storage_key,
-            staging_listing.c.size,
-            staging_listing.c.etag,
-            staging_listing.c.mtime,
-            staging_listing.c.mimetype,
+            staged.path,
+            staged.storage_key,
+            staged.size,
+            staged.etag,
+            staged.mtime,
+            staged.mimetype,
             sa.literal(sync_id),
             sa.literal(sync_id),
             sa.literal(now, items.c.created_at.type),
             sa.literal(now, items.c.updated_at.type),
         )
-        .where((staging_listing.c.sync_id == sync_id) & ~_already_indexed(dataset_id))
-        .order_by(staging_listing.c.storage_key)
+        .where((staged.sync_id == sync_id) & which)
+        .order_by(staged.storage_key)
     )
-    conn.execute(
-        items.insert().from_select(
-            [
-                "dataset_id",
-                "path",
-                "storage_key",
-                "size",
-                "etag",
-                "mtime",
-                "mimetype",
-                "created_sync_id",
-                "last_seen_sync_id",
-                "created_at",
-                "updated_at",
-            ],
-            source,
+    columns = [
+        "dataset_id",
+        "path",
+        "storage_key",
+        "size",
+        "etag",
+        "mtime",
+        "mimetype",
+        "created_sync_id",
+        "last_seen_sync_id",
+        "created_at",
+        "updated_at",
+    ]
+    conn.execute(items.insert().from_select(columns, source))
+
+
+def count_active(conn: Connection, dataset_id: int) -> int:
+    """Items of a dataset whose file is in the bucket (tombstones not counted)."""
+    return conn.execute(
+        sa.select(sa.func.count()).where(
+            (items.c.dataset_id == dataset_id) & (items.c.state == "active")
         )
-    )
-    return created_by(conn, sync_id)
+    ).scalar_one()
+
+
+def event_orders(conn: Connection, dataset_id: int, keys: list[str]) -> dict[str, str]:
+    """The order key of the last event applied to each of these keys (if any)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        rows = conn.execute(
+            sa.select(items.c.storage_key, items.c.event_order).where(
+                (items.c.dataset_id == dataset_id)
+                & items.c.storage_key.in_(keys[start : start + 500])
+                & items.c.event_order.is_not(None)
+            )
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
+def record_event_orders(conn: Connection, dataset_id: int, orders: dict[str, str]) -> None:
+    """Remember the newest applied event of each key (late, older events are ignored)."""
+    if orders:
+        conn.execute(
+            items.update()
+            .where(
+                (items.c.dataset_id == dataset_id) & (items.c.storage_key == sa.bindparam("key"))
+            )
+            .values(event_order=sa.bindparam("order")),
+            [{"key": key, "order": order} for key, order in orders.items()],
+        )
 
 
 def created_by(conn: Connection, sync_id: int) -> dict:

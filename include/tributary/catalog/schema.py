@@ -35,6 +35,13 @@ datasets = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("driver_id", sa.Integer, sa.ForeignKey("drivers.id")),
     sa.Column("sync_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    # A folder under the driver's path, may hold Airflow date templates ("cam/{{ ds }}/"):
+    # each scheduled or backfill run then reconciles only its interval's folder.
+    sa.Column("folder", sa.String(1024), nullable=False, server_default=""),
+    # Tombstones older than this are purged by the next upstream sync.
+    sa.Column("ghost_grace_days", sa.Integer, nullable=False, server_default="7"),
+    # A sync that would tombstone more than this share of the items stops and asks.
+    sa.Column("mass_delete_threshold", sa.Float, nullable=False, server_default="0.1"),
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
@@ -57,7 +64,13 @@ items = sa.Table(
     sa.Column("user_metadata", Json),
     sa.Column("description", sa.Text),
     sa.Column("created_sync_id", sa.Integer),
+    # For a tombstone: the newest complete sync that still saw its file. (Not rewritten for
+    # every unchanged item on every sync: that would cost a write per item per sync.)
     sa.Column("last_seen_sync_id", sa.Integer),
+    sa.Column("vanished_at", Timestamp),
+    # The order key of the last bucket event applied to this item: an older event that
+    # arrives late is ignored.
+    sa.Column("event_order", sa.String(64)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("dataset_id", "storage_key", name="uq_items_dataset_key"),
@@ -78,8 +91,19 @@ sync_runs = sa.Table(
     sa.Column("partitions_done", sa.Integer, nullable=False, server_default="0"),
     sa.Column("objects_listed", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("items_new", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("items_changed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("items_renamed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("items_ghosted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("items_revived", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("items_purged", sa.BigInteger, nullable=False, server_default="0"),
+    # The key prefix this run reconciled (a dataset folder rendered for the run's interval).
+    sa.Column("scope", sa.Text),
+    sa.Column("dry_run", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The reconcile plan: counts per kind, sample paths, ambiguous renames.
+    sa.Column("report", Json),
     sa.Column("error", sa.Text),
     sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("heartbeat_at", Timestamp),
     sa.Column("finished_at", Timestamp),
     sa.UniqueConstraint("dag_id", "run_id", "dataset_id", name="uq_sync_runs_airflow_run"),
     sa.Index("ix_sync_runs_dataset", "dataset_id", "id"),
@@ -112,6 +136,39 @@ staging_listing = sa.Table(
     sa.Column("mimetype", sa.String(200)),
     # No index on partition_index: it would be maintained for every listed object but
     # read only when a partition is retried (that delete scans the sync's rows instead).
+)
+
+# The reconcile plan of one sync: one row per key that changes (unchanged keys have none).
+# kind: new | changed | revived | renamed (storage_key is the new key, old_key the old) |
+# vanished (the item becomes a tombstone).
+sync_changes = sa.Table(
+    "sync_changes",
+    metadata,
+    sa.Column("sync_id", sa.Integer, primary_key=True),
+    sa.Column("storage_key", sa.Text, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("old_key", sa.Text),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("etag", sa.String(200)),
+    sa.Index("ix_sync_changes_kind", "sync_id", "kind"),
+    # Rename pairing looks rows up by content.
+    sa.Index("ix_sync_changes_content", "sync_id", "size", "etag"),
+)
+
+# Every tombstone purged after its grace period, kept as the record of the purge.
+item_purges = sa.Table(
+    "item_purges",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sync_id", sa.Integer, nullable=False),
+    sa.Column("dataset_id", sa.Integer, nullable=False),
+    sa.Column("item_id", sa.BigInteger, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("storage_key", sa.Text, nullable=False),
+    sa.Column("vanished_at", Timestamp),
+    sa.Column("purged_at", Timestamp, nullable=False),
+    sa.Index("ix_item_purges_dataset", "dataset_id", "id"),
 )
 
 # Data-point quotas: scope "catalog" for the whole catalog, "dataset:<id>" for one dataset.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -11,6 +12,7 @@ from tributary.catalog.schema import (
     dataset_locks,
     datasets,
     staging_listing,
+    sync_changes,
     sync_partitions,
     sync_runs,
 )
@@ -21,7 +23,30 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def start(conn: Connection, *, dataset_id: int, kind: str, dag_id: str, run_id: str) -> int:
+# Counters a sync run reports (columns of sync_runs).
+COUNTS = (
+    "items_new",
+    "items_changed",
+    "items_renamed",
+    "items_ghosted",
+    "items_revived",
+    "items_purged",
+)
+
+# Asked about the Airflow run that holds a lock: is it still going? (None: unknown.)
+RunAlive = Callable[[str, str], "bool | None"]
+
+
+def start(
+    conn: Connection,
+    *,
+    dataset_id: int,
+    kind: str,
+    dag_id: str,
+    run_id: str,
+    scope: str | None = None,
+    dry_run: bool = False,
+) -> int:
     """The sync run of this Airflow run: created once, found again on a retry or re-run."""
     key = (
         (sync_runs.c.dag_id == dag_id)
@@ -29,11 +54,12 @@ def start(conn: Connection, *, dataset_id: int, kind: str, dag_id: str, run_id: 
         & (sync_runs.c.dataset_id == dataset_id)
     )
     existing = conn.execute(sa.select(sync_runs.c.id).where(key)).scalar()
+    running = {"status": "running", "scope": scope, "dry_run": dry_run, "heartbeat_at": _now()}
     if existing is not None:
         conn.execute(
             sync_runs.update()
             .where(sync_runs.c.id == existing)
-            .values(status="running", error=None, finished_at=None)
+            .values(error=None, finished_at=None, **running)
         )
         return existing
     return conn.execute(
@@ -41,10 +67,10 @@ def start(conn: Connection, *, dataset_id: int, kind: str, dag_id: str, run_id: 
         .values(
             dataset_id=dataset_id,
             kind=kind,
-            status="running",
             dag_id=dag_id,
             run_id=run_id,
             started_at=_now(),
+            **running,
         )
         .returning(sync_runs.c.id)
     ).scalar_one()
@@ -58,8 +84,20 @@ def get(conn: Connection, sync_id: int) -> dict:
     return dict(row)
 
 
-def acquire_lock(conn: Connection, *, dataset_id: int, sync_id: int) -> None:
-    """Take the dataset's sync lock; fail clearly while another sync holds it."""
+def acquire_lock(
+    conn: Connection,
+    *,
+    dataset_id: int,
+    sync_id: int,
+    stale_after: dt.timedelta = dt.timedelta(hours=1),
+    run_alive: RunAlive | None = None,
+) -> None:
+    """Take the dataset's sync lock; fail clearly while another live sync holds it.
+
+    A holder is dead, and its lock taken over, when its sync run has ended, when Airflow
+    says its run is over (``run_alive``), or when it has shown no sign of life (heartbeat)
+    for ``stale_after``: a process killed mid-sync never blocks the dataset for good.
+    """
     holder = conn.execute(
         sa.select(dataset_locks.c.sync_id).where(dataset_locks.c.dataset_id == dataset_id)
     ).scalar()
@@ -72,20 +110,30 @@ def acquire_lock(conn: Connection, *, dataset_id: int, sync_id: int) -> None:
         return
     if holder == sync_id:
         return
-    holder_status = conn.execute(
-        sa.select(sync_runs.c.status).where(sync_runs.c.id == holder)
-    ).scalar()
-    if holder_status == "running":
-        raise SyncLocked(
-            f"sync {holder} of this dataset is still running; wait for it to finish "
-            "(tributary runs DATASET) before starting another"
-        )
-    # The holder ended without releasing (its process was killed): take the lock over.
+    run = get(conn, holder)
+    if run["status"] == "running":
+        dead = _dead_reason(run, stale_after, run_alive)
+        if dead is None:
+            raise SyncLocked(
+                f"sync {holder} of this dataset ({run['kind']}, Airflow run {run['run_id']}) "
+                "is still running; wait for it to finish (tributary runs DATASET)"
+            )
+        fail(conn, holder, f"interrupted: {dead}; sync {sync_id} took over the dataset")
+    conn.execute(dataset_locks.delete().where(dataset_locks.c.dataset_id == dataset_id))
     conn.execute(
-        dataset_locks.update()
-        .where(dataset_locks.c.dataset_id == dataset_id)
-        .values(sync_id=sync_id, acquired_at=_now())
+        dataset_locks.insert().values(dataset_id=dataset_id, sync_id=sync_id, acquired_at=_now())
     )
+
+
+def _dead_reason(run: dict, stale_after: dt.timedelta, run_alive: RunAlive | None) -> str | None:
+    if run_alive is not None and run_alive(run["dag_id"], run["run_id"]) is False:
+        return f"its Airflow run {run['run_id']} is no longer running"
+    last_sign = run["heartbeat_at"] or run["started_at"]
+    if last_sign.tzinfo is None:
+        last_sign = last_sign.replace(tzinfo=dt.UTC)
+    if _now() - last_sign > stale_after:
+        return f"no heartbeat since {last_sign:%Y-%m-%d %H:%M:%S} UTC"
+    return None
 
 
 def release_lock(conn: Connection, sync_id: int) -> None:
@@ -178,7 +226,7 @@ def _refresh_run_counts(conn: Connection, sync_id: int) -> None:
     conn.execute(
         sync_runs.update()
         .where(sync_runs.c.id == sync_id)
-        .values(objects_listed=totals[0], partitions_done=totals[1])
+        .values(objects_listed=totals[0], partitions_done=totals[1], heartbeat_at=_now())
     )
 
 
@@ -198,9 +246,9 @@ def succeed(conn: Connection, sync_id: int, **counts) -> None:
     _close(conn, sync_id, status="succeeded", error=None, **counts)
 
 
-def fail(conn: Connection, sync_id: int, error: str) -> None:
+def fail(conn: Connection, sync_id: int, error: str, **counts) -> None:
     """Close a sync run as failed with a one-line reason, and release the lock."""
-    _close(conn, sync_id, status="failed", error=error)
+    _close(conn, sync_id, status="failed", error=error, **counts)
 
 
 def _close(conn: Connection, sync_id: int, **values) -> None:
@@ -208,7 +256,25 @@ def _close(conn: Connection, sync_id: int, **values) -> None:
         sync_runs.update().where(sync_runs.c.id == sync_id).values(finished_at=_now(), **values)
     )
     conn.execute(staging_listing.delete().where(staging_listing.c.sync_id == sync_id))
+    conn.execute(sync_changes.delete().where(sync_changes.c.sync_id == sync_id))
     release_lock(conn, sync_id)
+
+
+def record_report(conn: Connection, sync_id: int, report: dict) -> None:
+    """Store the reconcile plan of a sync (counts per kind, samples) on its run."""
+    conn.execute(sync_runs.update().where(sync_runs.c.id == sync_id).values(report=report))
+
+
+def last_complete_sync(conn: Connection, dataset_id: int, before: int) -> int | None:
+    """The newest applied (not dry-run) succeeded sync of a dataset before ``before``."""
+    return conn.execute(
+        sa.select(sa.func.max(sync_runs.c.id)).where(
+            (sync_runs.c.dataset_id == dataset_id)
+            & (sync_runs.c.id < before)
+            & (sync_runs.c.status == "succeeded")
+            & ~sync_runs.c.dry_run
+        )
+    ).scalar()
 
 
 def find(conn: Connection, *, dag_id: str, run_id: str) -> list[int]:

@@ -9,6 +9,10 @@
     def my_preprocessing(): ...
 """
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetAlias
 
 ITEMS_CREATED = Asset(name="tributary_items_created", uri="tributary://items-created")
+
+# A task that announces several datasets' new items at once (the upstream sync over
+# every dataset) emits one ITEMS_CREATED event per dataset through this alias.
+ITEMS_CREATED_EVENTS = AssetAlias(name="tributary_items_created_events")

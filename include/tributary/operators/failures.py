@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Iterator
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from tributary.catalog import syncs as sync_queries
-from tributary.errors import InvalidInput, NotFound, QuotaExceeded, SyncLocked, TributaryError
+from tributary.errors import (
+    InvalidInput,
+    ListingIncomplete,
+    MassDeleteRefused,
+    NotFound,
+    QuotaExceeded,
+    SyncLocked,
+    TributaryError,
+)
 from tributary.hooks.catalog import open_catalog
 from tributary.storage.base import AccessDenied, BadCredentials, BucketNotFound
 
 log = logging.getLogger(__name__)
+
+# Every Tributary task: transient errors (network, throttling) get two more tries, spaced out.
+RETRY_POLICY = {
+    "retries": 2,
+    "retry_delay": dt.timedelta(seconds=10),
+    "retry_exponential_backoff": True,
+}
 
 # Errors a retry cannot fix: fail the task at once instead of retrying.
 PERMANENT = (
@@ -21,6 +37,8 @@ PERMANENT = (
     NotFound,
     QuotaExceeded,
     SyncLocked,
+    MassDeleteRefused,
+    ListingIncomplete,
     AccessDenied,
     BadCredentials,
     BucketNotFound,
@@ -58,3 +76,22 @@ def close_sync_on_failure(context) -> None:
                     sync_queries.fail(conn, sync_id, reason)
     except Exception:
         log.exception("Could not record the failure of run %s in the catalog", dag_run.run_id)
+
+
+def close_mapped_sync_on_failure(context) -> None:
+    """``on_failure_callback`` of a task mapped over sync ids: close only that task's sync.
+
+    (When Airflow itself fails a task whose process died, the argument may be unknown
+    here; the dataset lock then expires through the heartbeat check instead.)
+    """
+    sync_id = getattr(context["task"], "op_kwargs", {}).get("sync_id")
+    if not isinstance(sync_id, int):
+        log.warning("No sync id on failed task %s", context["task_instance"].task_id)
+        return
+    reason = describe_failure(context.get("exception"), context["task_instance"].task_id)
+    try:
+        with open_catalog().begin() as conn:
+            if sync_queries.get(conn, sync_id)["status"] == "running":
+                sync_queries.fail(conn, sync_id, reason)
+    except Exception:
+        log.exception("Could not record the failure of sync %s in the catalog", sync_id)

@@ -92,7 +92,7 @@ class AzureBlobStore(CloudStore):
                     ObjectInfo(
                         key=b.name,
                         size=b.size,
-                        etag=(b.etag or "").strip('"') or None,
+                        etag=_content_tag(b),
                         last_modified=b.last_modified,
                         content_type=b.content_settings.content_type,
                     )
@@ -111,6 +111,17 @@ class AzureBlobStore(CloudStore):
                 )
                 if not hasattr(entry, "size")
             ]
+
+    def head(self, key: str) -> ObjectInfo:
+        with self._errors("get", key):
+            props = self.container.get_blob_client(key).get_blob_properties()
+        return ObjectInfo(
+            key=key,
+            size=props.size,
+            etag=_content_tag(props),
+            last_modified=props.last_modified,
+            content_type=props.content_settings.content_type,
+        )
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         with self._errors("get", key):
@@ -136,3 +147,12 @@ class AzureBlobStore(CloudStore):
 
         with self._errors("delete", key), contextlib.suppress(ResourceNotFoundError):
             self.container.delete_blob(key)
+
+
+def _content_tag(blob) -> str | None:
+    """The blob's Content-MD5 in hex when it has one (so a copy or a rename keeps it, as
+    on S3 and GCS); the service etag otherwise, which changes with every write."""
+    md5 = blob.content_settings.content_md5
+    if md5:
+        return bytes(md5).hex()
+    return (blob.etag or "").strip('"') or None

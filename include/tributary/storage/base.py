@@ -101,6 +101,10 @@ class ObjectStore(abc.ABC):
     # -- objects -------------------------------------------------------------------------
 
     @abc.abstractmethod
+    def head(self, key: str) -> ObjectInfo:
+        """One object's listing facts (size, etag, …); ObjectNotFound when it is gone."""
+
+    @abc.abstractmethod
     def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         """The bytes of ``key`` from ``start``; ``length`` None reads to the end."""
 

@@ -102,6 +102,19 @@ class GCSStore(CloudStore):
                 prefixes.update(page.prefixes)
             return sorted(prefixes)
 
+    def head(self, key: str) -> ObjectInfo:
+        with self._errors("get", key):
+            blob = self._bucket.get_blob(key)
+        if blob is None:
+            raise ObjectNotFound(f"{self.location}{key} does not exist")
+        return ObjectInfo(
+            key=key,
+            size=blob.size,
+            etag=md5_hex(blob.md5_hash) or blob.etag,
+            last_modified=blob.updated,
+            content_type=blob.content_type,
+        )
+
     def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         end = None if length is None else start + length - 1
         with self._errors("get", key):

@@ -77,14 +77,7 @@ class LocalStore(ObjectStore):
                                 pending.append(f"{key}/")
                             continue
                         stat = entry.stat()
-                        page.append(
-                            ObjectInfo(
-                                key=key,
-                                size=stat.st_size,
-                                etag=f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
-                                last_modified=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
-                            )
-                        )
+                        page.append(_info(key, stat))
                         if len(page) >= page_size:
                             yield page
                             page = []
@@ -98,6 +91,10 @@ class LocalStore(ObjectStore):
             return []
         with self._errors("list", prefix), os.scandir(directory) as entries:
             return [f"{prefix}{e.name}/" for e in entries if e.is_dir(follow_symlinks=False)]
+
+    def head(self, key: str) -> ObjectInfo:
+        with self._errors("get", key):
+            return _info(key, (self.root / key).stat())
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         with self._errors("get", key), open(self.root / key, "rb") as handle:
@@ -124,3 +121,12 @@ class LocalStore(ObjectStore):
         self._check_root()
         with self._errors("delete", key), contextlib.suppress(FileNotFoundError):
             os.unlink(self.root / key)
+
+
+def _info(key: str, stat: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=stat.st_size,
+        etag=f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
+        last_modified=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+    )

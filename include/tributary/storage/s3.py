@@ -117,6 +117,17 @@ class S3Store(CloudStore):
             p["Prefix"] for page in self._pages(prefix, "/") for p in page.get("CommonPrefixes", ())
         ]
 
+    def head(self, key: str) -> ObjectInfo:
+        with self._errors("get", key):
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        return ObjectInfo(
+            key=key,
+            size=response["ContentLength"],
+            etag=response.get("ETag", "").strip('"') or None,
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+        )
+
     def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         kwargs = {"Bucket": self.bucket, "Key": key}
         if start or length is not None:

@@ -1,150 +1,17 @@
-"""The initial sync, step by step: each step is one Airflow task and safe to retry.
-
-start → probe → plan partitions → list each partition into staging → check quota →
-index new items. Steps take and return ids and counts only.
-"""
+"""The initial sync's own steps, after the shared listing (``listing``): check the
+quota, then index every listed key that is not an item yet."""
 
 from __future__ import annotations
 
-import functools
 import logging
-import mimetypes
-import time
-from collections.abc import Iterator
 
-from tributary.catalog import Catalog, staging
+from tributary.catalog import Catalog
 from tributary.catalog import datasets as dataset_queries
-from tributary.catalog import drivers as driver_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
-from tributary.catalog.datasets import Dataset
-from tributary.config import listing_page_size, max_partitions
 from tributary.errors import TributaryError
-from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
-from tributary.storage.probe import probe
-from tributary.sync import partitions
 
 log = logging.getLogger(__name__)
-
-
-class PermissionsMissing(TributaryError):
-    """The probe found a mandatory permission missing."""
-
-
-def _dataset_of(catalog: Catalog, sync_id: int) -> tuple[Dataset, ObjectStore]:
-    with catalog.begin() as conn:
-        dataset = dataset_queries.get_by_id(conn, sync_queries.get(conn, sync_id)["dataset_id"])
-    return dataset, open_dataset_store(dataset)
-
-
-def start(catalog: Catalog, *, dataset_name: str, kind: str, dag_id: str, run_id: str) -> int:
-    """Open (or, on a retry, find) the sync run of this Airflow run and take the lock."""
-    with catalog.begin() as conn:
-        dataset = dataset_queries.get(conn, dataset_name)
-        sync_id = sync_queries.start(
-            conn, dataset_id=dataset.id, kind=kind, dag_id=dag_id, run_id=run_id
-        )
-    with catalog.begin() as conn:
-        sync_queries.acquire_lock(conn, dataset_id=dataset.id, sync_id=sync_id)
-    log.info("Sync %d of dataset %s started (%s)", sync_id, dataset_name, kind)
-    return sync_id
-
-
-def check_permissions(catalog: Catalog, sync_id: int) -> dict:
-    """Probe the dataset's storage; stop the sync when a mandatory permission is missing."""
-    dataset, store = _dataset_of(catalog, sync_id)
-    allow_delete = dataset.driver.allow_delete if dataset.driver else True
-    report = probe(store, allow_delete=allow_delete)
-    if dataset.driver is not None:
-        with catalog.begin() as conn:
-            driver_queries.record_check(conn, dataset.driver.name, report.as_dict())
-    for name, result in report.results.items():
-        log.info("Permission %s: %s (%s)", name, "ok" if result.ok else "MISSING", result.message)
-    if not report.ok:
-        raise PermissionsMissing(f"{store.location}: " + "; ".join(report.problems))
-    return {name: r.ok for name, r in report.results.items()}
-
-
-def plan(catalog: Catalog, sync_id: int) -> list[dict]:
-    """Plan the listing partitions; returns one small pointer per partition for mapping."""
-    _, store = _dataset_of(catalog, sync_id)
-    descriptors = partitions.plan(store, max_partitions())
-    with catalog.begin() as conn:
-        sync_queries.plan_partitions(conn, sync_id, descriptors)
-    log.info("Planned %d listing partitions for %s", len(descriptors), store.location)
-    return [{"sync_id": sync_id, "index": d["index"]} for d in descriptors]
-
-
-def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:
-    """Stream one partition's listing into staging, a page per transaction.
-
-    A retry starts the partition over: its earlier staged rows are dropped first, so
-    staging never holds a key twice.
-    """
-    _, store = _dataset_of(catalog, sync_id)
-    with catalog.begin() as conn:
-        descriptor = sync_queries.descriptor(conn, sync_id, index)
-        sync_queries.begin_partition(conn, sync_id, index)
-    listed = 0
-    started = time.monotonic()
-    try:
-        for page in _pages_of(store, descriptor, page_size=listing_page_size()):
-            rows = [_staged_row(store, sync_id, index, o) for o in page]
-            listed += len(rows)
-            with catalog.begin() as conn:
-                staging.insert_rows(conn, rows)
-                sync_queries.partition_progress(conn, sync_id, index, listed)
-            log.info("Partition %d: %d objects listed", index, listed)
-    except Exception as exc:
-        with catalog.begin() as conn:
-            sync_queries.fail_partition(conn, sync_id, index, str(exc)[:500])
-        raise
-    with catalog.begin() as conn:
-        sync_queries.finish_partition(conn, sync_id, index, listed)
-    log.info("Partition %d done: %d objects in %.1fs", index, listed, time.monotonic() - started)
-    return listed
-
-
-def _pages_of(store: ObjectStore, descriptor: dict, page_size: int) -> Iterator[list[ObjectInfo]]:
-    """The partition's listing regrouped into full pages across its prefixes."""
-    buffer: list[ObjectInfo] = []
-    for prefix in descriptor["prefixes"]:
-        for page in store.list_pages(prefix, recursive=descriptor["recursive"]):
-            buffer.extend(page)
-            while len(buffer) >= page_size:
-                yield buffer[:page_size]
-                buffer = buffer[page_size:]
-    if buffer:
-        yield buffer
-
-
-def _staged_row(store: ObjectStore, sync_id: int, index: int, obj) -> tuple:
-    relative = obj.key[len(store.prefix) :]
-    # The extension first: listed content types are SDK defaults more often than facts
-    # (GCS uploads default to text/plain, Azure to octet-stream, S3 lists none), and the
-    # same bucket should give the same catalog on every provider. Preprocessing sniffs.
-    mimetype = mimetype_of_extension(relative.rpartition("/")[2]) or obj.content_type
-    return (
-        sync_id,
-        obj.key,
-        index,
-        f"/{relative}",
-        obj.size,
-        obj.etag,
-        obj.last_modified,
-        mimetype,
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _mimetype_of_suffix(suffix: str) -> str | None:
-    return mimetypes.guess_type(f"x{suffix}", strict=False)[0]
-
-
-def mimetype_of_extension(name: str) -> str | None:
-    """The mimetype an extension suggests (cached per extension: listings repeat them)."""
-    stem, dot, suffix = name.rpartition(".")
-    return _mimetype_of_suffix(f".{suffix.lower()}") if dot and stem else None
 
 
 def check_quota(catalog: Catalog, sync_id: int) -> int:
@@ -174,9 +41,3 @@ def index(catalog: Catalog, sync_id: int) -> dict:
         "Indexed %d new items (ids %s..%s)", created["count"], created["min_id"], created["max_id"]
     )
     return {"sync_id": sync_id, **created}
-
-
-def fail(catalog: Catalog, sync_id: int, message: str) -> None:
-    """Close a sync run as failed with a one-line reason (used by the failure callback)."""
-    with catalog.begin() as conn:
-        sync_queries.fail(conn, sync_id, message)

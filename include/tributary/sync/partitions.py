@@ -9,15 +9,17 @@ MIN_FANOUT = 8
 MAX_DEPTH = 3
 
 
-def plan(store: ObjectStore, max_partitions: int) -> list[dict]:
-    """Split the store's prefix into at most ``max_partitions`` listing partitions.
+def plan(store: ObjectStore, max_partitions: int, root: str | None = None) -> list[dict]:
+    """Split ``root`` (default: the store's prefix) into at most ``max_partitions``
+    listing partitions.
 
     Partition 0 lists, non-recursively, the files directly inside the prefix and inside
     every folder planning descended through; the others each list whole folder subtrees
-    recursively. Together they cover every key under the prefix exactly once.
+    recursively. Together they cover every key under the root exactly once.
     """
-    shallow = [store.prefix]
-    folders = store.list_folders(store.prefix)
+    root = store.prefix if root is None else root
+    shallow = [root]
+    folders = store.list_folders(root)
     depth = 1
     while 0 < len(folders) < MIN_FANOUT and depth < MAX_DEPTH:
         shallow.extend(folders)

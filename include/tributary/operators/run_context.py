@@ -1,0 +1,33 @@
+"""What domain code needs from the running Airflow task, as plain callables."""
+
+from __future__ import annotations
+
+import logging
+
+from tributary.sync.scope import Render
+
+log = logging.getLogger(__name__)
+
+LIVE_STATES = ("queued", "running")
+
+
+def folder_renderer(context) -> Render | None:
+    """Render a dataset folder template with this run's context (``{{ ds }}`` …).
+
+    None for a run without a logical date (a manual trigger): it syncs the whole folder.
+    """
+    if context.get("logical_date") is None:
+        return None
+    task = context["task"]
+    return lambda template: task.render_template(template, context)
+
+
+def airflow_run_alive(dag_id: str, run_id: str) -> bool | None:
+    """Ask Airflow whether a DAG run is still going (None when it cannot say)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    try:
+        return RuntimeTaskInstance.get_dagrun_state(dag_id=dag_id, run_id=run_id) in LIVE_STATES
+    except Exception as exc:  # no such run, or no supervisor to ask (a plain script)
+        log.debug("Could not ask Airflow about run %s of %s: %s", run_id, dag_id, exc)
+        return None

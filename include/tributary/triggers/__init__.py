@@ -1,0 +1,1 @@
+"""Airflow triggers Tributary ships where no provider has one."""
