@@ -38,6 +38,17 @@ class Bucket:
         elif self.provider == "gcs":
             gcs_client().bucket(self.name).blob(key).upload_from_string(data)
 
+    def get(self, key: str) -> bytes:
+        """Read an object."""
+        if self.provider == "local":
+            return (Path(self.name) / key).read_bytes()
+        if self.provider == "s3":
+            return s3_client(self.emulator).get_object(Bucket=self.name, Key=key)["Body"].read()
+        if self.provider == "azure":
+            container = azure_service(self.emulator).get_container_client(self.name)
+            return container.download_blob(key).readall()
+        return gcs_client().bucket(self.name).blob(key).download_as_bytes()
+
     def delete(self, key: str) -> None:
         """Delete an object."""
         if self.provider == "local":

@@ -62,6 +62,57 @@ def event_sources() -> list[dict]:
     return json.loads(raw) if raw else []
 
 
+def preprocess_schedule() -> str:
+    """Cron of the preprocessing safety-net runs, whose daily intervals backfill covers."""
+    return os.environ.get("TRIBUTARY_PREPROCESS_SCHEDULE", "0 0 * * *")
+
+
+def thumbnail_size() -> int:
+    """Longest side of a thumbnail in pixels (``TRIBUTARY_THUMBNAIL_SIZE``, 256)."""
+    return int(os.environ.get("TRIBUTARY_THUMBNAIL_SIZE", "256"))
+
+
+def thumbnail_format() -> str:
+    """``jpeg`` or ``webp`` (``TRIBUTARY_THUMBNAIL_FORMAT``); ``none`` makes no thumbnails."""
+    return os.environ.get("TRIBUTARY_THUMBNAIL_FORMAT", "jpeg").lower()
+
+
+def max_pixels() -> int:
+    """Images above this many pixels are refused as decompression bombs."""
+    return int(os.environ.get("TRIBUTARY_MAX_PIXELS", str(200_000_000)))
+
+
+def preprocess_batches() -> int:
+    """Upper bound on mapped preprocessing tasks per run (Airflow caps a map at 1024)."""
+    return int(os.environ.get("TRIBUTARY_PREPROCESS_MAX_BATCHES", "512"))
+
+
+def preprocess_min_batch() -> int:
+    """Fewest items a preprocessing task takes when there are enough (real work per task)."""
+    return int(os.environ.get("TRIBUTARY_PREPROCESS_MIN_BATCH", "500"))
+
+
+def preprocess_threads() -> int:
+    """Items one preprocessing task works on at once (I/O overlaps decoding)."""
+    return int(os.environ.get("TRIBUTARY_PREPROCESS_THREADS", "4"))
+
+
+def lanes() -> dict[str, dict]:
+    """Private preprocessing lanes (``TRIBUTARY_LANES``, JSON): name → pool and queue.
+
+    ``{"acme": {"pool": "tributary_acme", "queue": "acme"}}``. The ``shared`` lane always
+    exists and uses Airflow's default pool and queue.
+    """
+    raw = os.environ.get("TRIBUTARY_LANES", "").strip()
+    configured = json.loads(raw) if raw else {}
+    lanes = {"shared": {}}
+    for name, lane in configured.items():
+        if not name.isidentifier():
+            raise ValueError(f"lane name {name!r} must be letters, digits and '_'")
+        lanes[name] = {key: lane[key] for key in ("pool", "queue") if lane.get(key)}
+    return lanes
+
+
 # Airflow's own metadata database on SQLite (the demo): wait up to 60 s for another
 # process's write instead of failing with "database is locked" after 5 s. Airflow imports
 # it through AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS.

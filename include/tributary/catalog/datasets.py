@@ -25,6 +25,7 @@ class Dataset:
     folder: str = ""
     ghost_grace_days: int = 7
     mass_delete_threshold: float = 0.1
+    lane: str | None = None
 
 
 def create(
@@ -37,6 +38,7 @@ def create(
     folder: str = "",
     ghost_grace_days: int = 7,
     mass_delete_threshold: float = 0.1,
+    lane: str | None = None,
 ) -> Dataset:
     """Insert a dataset; the name must be new and the driver must exist."""
     if not name.strip() or "/" in name:
@@ -55,6 +57,7 @@ def create(
             folder=folder,
             ghost_grace_days=ghost_grace_days,
             mass_delete_threshold=mass_delete_threshold,
+            lane=lane or None,
             created_at=dt.datetime.now(dt.UTC),
         )
         .returning(datasets.c.id)
@@ -86,8 +89,10 @@ def set_policy(
     ghost_grace_days: int | None = None,
     mass_delete_threshold: float | None = None,
     sync_enabled: bool | None = None,
+    lane: str | None = None,
 ) -> Dataset:
-    """Change how upstream syncs treat a dataset's vanished files (None keeps a value)."""
+    """Change a dataset's sync policy or preprocessing lane (None keeps a value; lane ""
+    puts the dataset back in the shared lane)."""
     _check_policy(ghost_grace_days, mass_delete_threshold)
     dataset = get(conn, name)
     values = {
@@ -96,6 +101,8 @@ def set_policy(
         "sync_enabled": sync_enabled,
     }
     values = {k: v for k, v in values.items() if v is not None}
+    if lane is not None:
+        values["lane"] = lane or None
     if values:
         conn.execute(datasets.update().where(datasets.c.id == dataset.id).values(**values))
     return get(conn, name)
@@ -117,6 +124,7 @@ def _from_row(conn: Connection, row) -> Dataset:
         folder=row.folder,
         ghost_grace_days=row.ghost_grace_days,
         mass_delete_threshold=row.mass_delete_threshold,
+        lane=row.lane,
     )
 
 
@@ -136,6 +144,12 @@ def get_by_id(conn: Connection, dataset_id: int) -> Dataset:
     return _from_row(conn, row)
 
 
+def all_datasets(conn: Connection) -> list[Dataset]:
+    """Every dataset, by name."""
+    rows = conn.execute(sa.select(datasets).order_by(datasets.c.name)).all()
+    return [_from_row(conn, row) for row in rows]
+
+
 def list_all(conn: Connection) -> list[dict]:
     """Every dataset with its driver name, item count and quota."""
     counts = (
@@ -151,6 +165,7 @@ def list_all(conn: Connection) -> list[dict]:
             datasets.c.folder,
             datasets.c.ghost_grace_days,
             datasets.c.mass_delete_threshold,
+            datasets.c.lane,
             datasets.c.driver_id,
             sa.func.coalesce(counts.c.n, 0).label("items"),
             quotas.c.max_data_points.label("quota"),
@@ -173,6 +188,7 @@ def list_all(conn: Connection) -> list[dict]:
                 "sync_enabled": bool(row.sync_enabled),
                 "ghost_grace_days": row.ghost_grace_days,
                 "mass_delete_threshold": row.mass_delete_threshold,
+                "lane": row.lane or "shared",
                 "items": row.items,
                 "quota": row.quota,
             }

@@ -42,6 +42,8 @@ datasets = sa.Table(
     sa.Column("ghost_grace_days", sa.Integer, nullable=False, server_default="7"),
     # A sync that would tombstone more than this share of the items stops and asks.
     sa.Column("mass_delete_threshold", sa.Float, nullable=False, server_default="0.1"),
+    # The preprocessing lane (an Airflow pool + Celery queue, TRIBUTARY_LANES); None: shared.
+    sa.Column("lane", sa.String(64)),
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
@@ -60,6 +62,11 @@ items = sa.Table(
     sa.Column("state", sa.String(16), nullable=False, server_default="active"),
     # Preprocessing: pending | done | failed.
     sa.Column("preprocess_state", sa.String(16), nullable=False, server_default="pending"),
+    # Why preprocessing failed (truncated file, decompression bomb, …) when it did.
+    sa.Column("preprocess_error", sa.Text),
+    sa.Column("preprocessed_at", Timestamp),
+    # Where the thumbnail lies in the dataset's storage (in the hidden folder).
+    sa.Column("thumbnail_key", sa.Text),
     sa.Column("system_metadata", Json),
     sa.Column("user_metadata", Json),
     sa.Column("description", sa.Text),
@@ -76,6 +83,8 @@ items = sa.Table(
     sa.UniqueConstraint("dataset_id", "storage_key", name="uq_items_dataset_key"),
     sa.Index("ix_items_dataset_state", "dataset_id", "state"),
     sa.Index("ix_items_created_sync", "created_sync_id"),
+    # Preprocessing picks a dataset's pending items in id order.
+    sa.Index("ix_items_preprocess", "dataset_id", "preprocess_state", "id"),
 )
 
 sync_runs = sa.Table(

@@ -31,3 +31,33 @@ def airflow_run_alive(dag_id: str, run_id: str) -> bool | None:
     except Exception as exc:  # no such run, or no supervisor to ask (a plain script)
         log.debug("Could not ask Airflow about run %s of %s: %s", run_id, dag_id, exc)
         return None
+
+
+def preprocess_selection(context, force: bool):
+    """Which items a preprocessing run takes, from how the run came to be.
+
+    A backfill run reprocesses the items created in its data interval (thumbnails made
+    again, e.g. after the thumbnail settings changed); ``force`` reprocesses every item;
+    any other run (items-created event, schedule, manual) takes the pending items.
+    """
+    from tributary.catalog.preprocessing import Selection
+
+    run_type = getattr(context["dag_run"].run_type, "value", context["dag_run"].run_type)
+    if run_type == "backfill":
+        return Selection(
+            "created", context["data_interval_start"], context["data_interval_end"]
+        )
+    return Selection("all" if force else "pending")
+
+
+def event_datasets(context) -> list[str] | None:
+    """The datasets named by the items-created events that triggered this run (None: the
+    run was not triggered by events)."""
+    events = context.get("triggering_asset_events") or {}
+    names = {
+        event.extra.get("dataset")
+        for asset_events in events.values()
+        for event in asset_events
+        if event.extra and event.extra.get("dataset")
+    }
+    return sorted(names) if names else None

@@ -1,0 +1,65 @@
+"""Video metadata and a poster thumbnail with PyAV (its wheels carry FFmpeg)."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import av
+
+from tributary.preprocess.image import Thumbnail, ThumbnailSpec, Unprocessable, thumbnail_of
+
+
+def describe_video(
+    source: BinaryIO, *, spec: ThumbnailSpec | None, max_pixels: int
+) -> tuple[dict, Thumbnail | None]:
+    """Duration (s), frame rate, width, height and codec; a poster frame as thumbnail.
+
+    ``source`` is a seekable file: for cloud storage a ranged reader, so the container's
+    index is read where it lies (an MP4's ``moov`` box is often at the end) without
+    downloading the whole video.
+    """
+    try:
+        container = av.open(source, mode="r")
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise Unprocessable(f"unreadable video: {exc}") from None
+    with container:
+        if not container.streams.video:
+            raise Unprocessable("no video stream in the file")
+        stream = container.streams.video[0]
+        codec = stream.codec_context
+        metadata = {
+            "format": container.format.name,
+            "codec": codec.name,
+            "width": codec.width,
+            "height": codec.height,
+            "dimensions": {"width": codec.width, "height": codec.height},
+            "duration": _duration(container, stream),
+            "fps": round(float(stream.average_rate), 3) if stream.average_rate else None,
+        }
+        if codec.width * codec.height > max_pixels:
+            raise Unprocessable(
+                f"video frames of {codec.width}x{codec.height} are over the pixel limit "
+                f"of {max_pixels:,} (TRIBUTARY_MAX_PIXELS)"
+            )
+        if spec is None:
+            return metadata, None
+        return metadata, _poster(container, stream, spec)
+
+
+def _duration(container, stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return round(float(stream.duration * stream.time_base), 3)
+    if container.duration is not None:
+        return round(container.duration / av.time_base, 3)
+    return None
+
+
+def _poster(container, stream, spec: ThumbnailSpec) -> Thumbnail:
+    """The first decodable frame, shrunk like an image thumbnail."""
+    try:
+        frame = next(container.decode(stream), None)
+    except av.error.FFmpegError as exc:
+        raise Unprocessable(f"cannot decode a frame: {exc}") from None
+    if frame is None:
+        raise Unprocessable("no decodable frame in the video")
+    return thumbnail_of(frame.to_image(), 1, spec)

@@ -1,0 +1,175 @@
+"""Preprocessing batches against a real catalog and a local folder, without Airflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from tests.preprocess import corpus
+from tributary.catalog import datasets, drivers
+from tributary.catalog import items as item_queries
+from tributary.catalog import preprocessing as queries
+from tributary.catalog.preprocessing import Selection
+from tributary.catalog.schema import items
+from tributary.preprocess import batch
+from tributary.preprocess.image import ThumbnailSpec
+from tributary.storage.base import StorageError, Unreachable
+from tributary.sync import initial, listing
+
+LANES = {"shared": {}}
+
+
+def make_synced_dataset(catalog, root, files: dict[str, bytes], name="ds") -> None:
+    for key, data in files.items():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(data)
+    with catalog.begin() as conn:
+        drivers.create(conn, name=f"{name}-driver", provider="local", bucket=str(root))
+        datasets.create(conn, name=name, driver_name=f"{name}-driver")
+    sync_id = listing.start(catalog, dataset_name=name, kind="initial", dag_id="t", run_id=name)
+    for partition in listing.plan(catalog, sync_id):
+        listing.list_partition(catalog, sync_id, partition["index"])
+    initial.index(catalog, sync_id)
+
+
+def run_all(catalog, selection=Selection(), **plan_args) -> dict:
+    planned = batch.plan(
+        catalog,
+        dataset_names=None,
+        selection=selection,
+        lanes=LANES,
+        max_batches=plan_args.pop("max_batches", 512),
+        min_batch=plan_args.pop("min_batch", 500),
+    )
+    totals = {"done": 0, "failed": 0, "missing": 0, "deferred": 0}
+    for lane_batches in planned["lanes"].values():
+        for one in lane_batches:
+            counts = batch.process_batch(
+                catalog, one, spec=ThumbnailSpec(), max_pixels=1_000_000, threads=2
+            )
+            totals = {k: totals[k] + counts[k] for k in totals}
+    return {"planned": planned, **totals}
+
+
+def by_path(catalog) -> dict[str, dict]:
+    with catalog.begin() as conn:
+        return {i["path"].lstrip("/"): i for i in item_queries.iterate(conn, "ds")}
+
+
+def test_the_corpus_gets_metadata_thumbnails_and_reasons(catalog, tmp_path):
+    files = corpus.corpus()
+    make_synced_dataset(catalog, tmp_path / "bucket", files)
+
+    result = run_all(catalog)
+
+    found = by_path(catalog)
+    failed = {p: i["preprocess_error"] for p, i in found.items() if i["preprocess_state"] == "failed"}
+    assert set(failed) == {"truncated.jpg", "empty.jpg", "huge.png"}
+    assert (result["done"], result["failed"]) == (len(files) - 3, 3)
+    thumbnails = tmp_path / "bucket" / ".tributary" / "thumbnails"
+    for path, item in found.items():
+        if item["thumbnail_key"]:
+            assert (tmp_path / "bucket" / item["thumbnail_key"]).is_file()
+            assert item["thumbnail_key"].startswith(".tributary/thumbnails/")
+    made = {p for p, i in found.items() if i["thumbnail_key"]}
+    assert made == set(files) - set(failed) - {"notes.jpg"}
+    assert len(list(thumbnails.rglob("*.jpg"))) == len(made)
+
+
+def test_batches_stay_under_the_task_cap_and_do_real_work(catalog, tmp_path):
+    files = {f"{i:03}.txt": b"x" for i in range(120)}
+    make_synced_dataset(catalog, tmp_path / "bucket", files)
+
+    few = batch.plan(catalog, dataset_names=None, selection=Selection(), lanes=LANES,
+                     max_batches=512, min_batch=50)  # fmt: skip
+    capped = batch.plan(catalog, dataset_names=None, selection=Selection(), lanes=LANES,
+                        max_batches=5, min_batch=1)  # fmt: skip
+
+    assert [b["count"] for b in few["lanes"]["shared"]] == [50, 50, 20]
+    sizes = [b["count"] for b in capped["lanes"]["shared"]]
+    assert len(sizes) <= 5 and sum(sizes) == 120
+    ranges = [(b["min_id"], b["max_id"]) for b in capped["lanes"]["shared"]]
+    assert all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))  # disjoint, ordered
+
+
+def test_a_second_run_finds_nothing_and_changed_items_come_back(catalog, tmp_path):
+    make_synced_dataset(catalog, tmp_path / "bucket", {"a.jpg": corpus.jpeg_with_orientation(3)})
+    assert run_all(catalog)["done"] == 1
+    again = run_all(catalog)
+    assert again["planned"]["lanes"]["shared"] == [] and again["done"] == 0
+
+    with catalog.begin() as conn:  # as an upstream sync marks a changed file
+        conn.execute(items.update().values(preprocess_state="pending", etag="new"))
+    assert run_all(catalog)["done"] == 1
+
+
+def test_a_backfill_selection_redoes_only_its_interval(catalog, tmp_path):
+    files = {"old.jpg": corpus.jpeg_with_orientation(1), "new.jpg": corpus.jpeg_with_orientation(1)}
+    make_synced_dataset(catalog, tmp_path / "bucket", files)
+    run_all(catalog)
+    week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    with catalog.begin() as conn:
+        conn.execute(items.update().where(items.c.path == "/old.jpg").values(created_at=week_ago))
+    before = {p: i["preprocessed_at"] for p, i in by_path(catalog).items()}
+
+    day = week_ago.replace(hour=0, minute=0, second=0, microsecond=0)
+    result = run_all(catalog, Selection("created", day, day + dt.timedelta(days=1)))
+
+    after = {p: i["preprocessed_at"] for p, i in by_path(catalog).items()}
+    assert result["done"] == 1
+    assert after["old.jpg"] > before["old.jpg"] and after["new.jpg"] == before["new.jpg"]
+
+
+def test_a_file_changed_while_processing_is_left_for_the_next_run(catalog, tmp_path):
+    make_synced_dataset(catalog, tmp_path / "bucket", {"a.jpg": corpus.jpeg_with_orientation(1)})
+    item = by_path(catalog)["a.jpg"]
+    stale = {"id": item["id"], "size": item["size"], "etag": "an older etag", "state": "done",
+             "error": None, "metadata": {}, "mimetype": "image/jpeg", "thumbnail_key": None}  # fmt: skip
+    with catalog.begin() as conn:
+        assert queries.record(conn, [stale]) == 0
+    assert by_path(catalog)["a.jpg"]["preprocess_state"] == "pending"
+
+
+def test_storage_errors_leave_items_pending_and_fail_the_batch_for_a_retry(
+    catalog, tmp_path, monkeypatch
+):
+    files = {f"{i}.jpg": corpus.jpeg_with_orientation(1) for i in range(4)}
+    make_synced_dataset(catalog, tmp_path / "bucket", files)
+    from tributary.storage.local import LocalStore
+
+    real_read = LocalStore.read
+
+    def flaky(self, key, start=0, length=None):
+        if key.endswith("2.jpg"):
+            raise Unreachable("connection reset")
+        return real_read(self, key, start, length)
+
+    monkeypatch.setattr(LocalStore, "read", flaky)
+    try:
+        run_all(catalog)
+    except batch.ItemsDeferred as exc:
+        assert "2.jpg" in str(exc) and isinstance(exc, StorageError) is False
+    else:
+        raise AssertionError("the batch should fail so that Airflow retries it")
+    states = {p: i["preprocess_state"] for p, i in by_path(catalog).items()}
+    assert states == {"0.jpg": "done", "1.jpg": "done", "2.jpg": "pending", "3.jpg": "done"}
+
+    monkeypatch.setattr(LocalStore, "read", real_read)
+    assert run_all(catalog)["done"] == 1  # the retry only redoes what is left
+
+
+def test_a_deleted_file_is_skipped_not_failed(catalog, tmp_path):
+    make_synced_dataset(catalog, tmp_path / "bucket", {"a.jpg": corpus.jpeg_with_orientation(1)})
+    (tmp_path / "bucket" / "a.jpg").unlink()
+    result = run_all(catalog)
+    assert result["missing"] == 1
+    assert by_path(catalog)["a.jpg"]["preprocess_state"] == "pending"
+
+
+def test_counts_by_state(catalog, tmp_path):
+    make_synced_dataset(catalog, tmp_path / "bucket", {"a.jpg": b"", "b.txt": b"hi"})
+    run_all(catalog)
+    with catalog.begin() as conn:
+        dataset_id = conn.execute(sa.text("select id from datasets")).scalar_one()
+        assert queries.states(conn, dataset_id) == {"pending": 0, "done": 1, "failed": 1}
