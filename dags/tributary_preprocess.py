@@ -38,6 +38,7 @@ from tributary.operators.run_context import event_datasets, preprocess_selection
 from tributary.preprocess import batch as preprocessing
 
 LANES = config.lanes()
+BATCH_LABEL = "{{ task.op_kwargs['batch']['dataset'] }} #{{ task.op_kwargs['batch']['index'] }}"
 
 
 @dag(
@@ -87,7 +88,7 @@ def tributary_preprocess():
     def lane_batches(planned: dict, lane: str) -> list[dict]:
         return planned["lanes"][lane]
 
-    @task(map_index_template="{{ task.op_kwargs['batch']['dataset'] }} #{{ task.op_kwargs['batch']['index'] }}")
+    @task(map_index_template=BATCH_LABEL)
     def preprocess(batch: dict) -> dict:
         with task_errors():
             return preprocessing.process_batch(

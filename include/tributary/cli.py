@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +26,14 @@ app.add_typer(db_app, name="db")
 
 INITIAL_SYNC_DAG = "tributary_initial_sync"
 UPSTREAM_SYNC_DAG = "tributary_upstream_sync"
+PREPROCESS_DAG = "tributary_preprocess"
+LaneOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Preprocessing lane (TRIBUTARY_LANES: its own Airflow pool and Celery queue); "
+        "'' for the shared lane."
+    ),
+]
 RUN_COUNTS = ("items_changed", "items_renamed", "items_ghosted", "items_revived", "items_purged")
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
@@ -199,6 +208,7 @@ def dataset_create(
         float,
         typer.Option(help="Share of items a sync may mark as ghosts without --allow-mass-delete."),
     ] = 0.1,
+    lane: LaneOption = None,
 ) -> None:
     """Create a dataset and start its initial sync through Airflow."""
     from tributary.catalog import datasets
@@ -213,6 +223,7 @@ def dataset_create(
             folder=folder,
             ghost_grace_days=ghost_grace_days,
             mass_delete_threshold=mass_delete_threshold,
+            lane=_known_lane(lane),
         )
     typer.echo(f"dataset {name!r} created")
     if not no_sync:
@@ -238,8 +249,9 @@ def dataset_set(
         bool | None,
         typer.Option("--sync/--no-sync", help="Include the dataset in the nightly sync."),
     ] = None,
+    lane: LaneOption = None,
 ) -> None:
-    """Change a dataset's sync policy."""
+    """Change a dataset's sync policy or preprocessing lane."""
     from tributary.catalog import datasets
 
     with _catalog().begin() as conn:
@@ -249,12 +261,31 @@ def dataset_set(
             ghost_grace_days=ghost_grace_days,
             mass_delete_threshold=mass_delete_threshold,
             sync_enabled=sync_enabled,
+            lane=_known_lane(lane),
         )
     typer.echo(
         f"dataset {name!r}: nightly sync {'on' if dataset.sync_enabled else 'off'}, "
         f"tombstones kept {dataset.ghost_grace_days} days, "
-        f"mass-delete threshold {dataset.mass_delete_threshold:.0%}"
+        f"mass-delete threshold {dataset.mass_delete_threshold:.0%}, "
+        f"lane {dataset.lane or 'shared'}"
     )
+
+
+def _known_lane(lane: str | None) -> str | None:
+    """The lane as given, once checked against TRIBUTARY_LANES ('' and 'shared': shared)."""
+    from tributary import config
+
+    if lane is None:
+        return None
+    if lane in ("", "shared"):
+        return ""
+    if lane not in config.lanes():
+        raise TributaryError(
+            f"lane {lane!r} is not defined; define it in TRIBUTARY_LANES (JSON, e.g. "
+            f'\'{{"{lane}": {{"pool": "tributary_{lane}", "queue": "{lane}"}}}}\') '
+            "for the CLI and for Airflow"
+        )
+    return lane
 
 
 @dataset_app.command("list")
@@ -289,7 +320,7 @@ def dataset_quota(
 # -- syncs, items, runs --------------------------------------------------------------------
 
 
-def _trigger(dag_id: str, conf: dict, *, wait: bool) -> str | None:
+def _trigger(dag_id: str, conf: dict, *, wait: bool, outcomes: bool = True) -> str | None:
     """Trigger a DAG run through the REST API; with ``wait``, the finished state."""
     from tributary.airflow_rest import AirflowClient
 
@@ -299,14 +330,15 @@ def _trigger(dag_id: str, conf: dict, *, wait: bool) -> str | None:
             client.unpause(dag_id)
         run_id = client.trigger(dag_id, conf)
     except TributaryError as exc:
-        raise TributaryError(f"sync not started: {exc}") from exc
+        raise TributaryError(f"{dag_id} not started: {exc}") from exc
     typer.echo(f"{dag_id} triggered for {conf['dataset']!r}: run {run_id} ({client.base_url})")
     typer.echo(f"follow it with: tributary runs {conf['dataset']}")
     if not wait:
         return None
     state = client.wait(dag_id, run_id)
     typer.echo(f"run {run_id}: {state}")
-    _print_outcomes(dag_id, run_id)
+    if outcomes:
+        _print_outcomes(dag_id, run_id)
     if state != "success":
         raise typer.Exit(1)
     return state
@@ -377,10 +409,66 @@ def items(
                         },
                         "description": item["description"],
                         "preprocess_state": item["preprocess_state"],
+                        "preprocess_error": item["preprocess_error"],
+                        "thumbnail": item["thumbnail_key"],
                     }
                 )
             else:
                 typer.echo(f"{item['id']:>8} {item['state']:<6} {item['size']:>12} {item['path']}")
+
+
+@app.command("preprocess")
+def preprocess(
+    dataset: str,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redo every item, not only the pending ones.")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish.")] = False,
+) -> None:
+    """Start preprocessing (metadata + thumbnails) of a dataset's items through Airflow."""
+    from tributary.catalog import datasets
+    from tributary.catalog import preprocessing as queries
+
+    with _catalog().begin() as conn:
+        dataset_id = datasets.get(conn, dataset).id
+    _trigger(PREPROCESS_DAG, {"dataset": dataset, "force": force}, wait=wait, outcomes=False)
+    if wait:
+        with _catalog().begin() as conn:
+            counts = queries.states(conn, dataset_id)
+        typer.echo(", ".join(f"{n} {state}" for state, n in counts.items()))
+
+
+@app.command("thumbnail")
+def thumbnail(
+    dataset: str,
+    path: str,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="File to write; '-' for stdout.")
+    ] = "-",
+) -> None:
+    """Fetch one item's thumbnail from the dataset's storage."""
+    from tributary.catalog import datasets
+    from tributary.catalog import preprocessing as queries
+    from tributary.errors import NotFound
+    from tributary.storage import open_dataset_store
+
+    with _catalog().begin() as conn:
+        found = datasets.get(conn, dataset)
+        item = queries.item_by_path(conn, dataset, path)
+    if item is None:
+        raise NotFound(f"no item {path!r} in dataset {dataset!r}")
+    if not item["thumbnail_key"]:
+        why = {
+            "pending": "it is not preprocessed yet (tributary preprocess " + dataset + ")",
+            "failed": f"its preprocessing failed: {item['preprocess_error']}",
+        }.get(item["preprocess_state"], f"it is a {item['mimetype'] or 'file'} without one")
+        raise NotFound(f"{path!r} has no thumbnail: {why}")
+    data = open_dataset_store(found).read(item["thumbnail_key"])
+    if output == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(output).write_bytes(data)
+        typer.echo(f"{output}: {len(data)} bytes ({item['thumbnail_key']})", err=True)
 
 
 @app.command("runs")

@@ -156,4 +156,3 @@ def test_a_dataset_in_an_undefined_lane_fails_the_run_and_waits(airflow_db, cata
 
     assert run.state == "failed"
     assert by_path(catalog)["a.jpg"]["preprocess_state"] == "pending"
-

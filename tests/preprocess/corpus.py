@@ -62,7 +62,8 @@ def png_with_alpha() -> bytes:
 
 
 def gif() -> bytes:
-    frames = [Image.new("P", (40, 30), color) for color in (1, 2, 3)]
+    colours = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
+    frames = [Image.new("RGB", (40, 30), colour).convert("P") for colour in colours]
     return encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import sqlalchemy as sa
 
@@ -33,11 +34,11 @@ def make_synced_dataset(catalog, root, files: dict[str, bytes], name="ds") -> No
     initial.index(catalog, sync_id)
 
 
-def run_all(catalog, selection=Selection(), **plan_args) -> dict:
+def run_all(catalog, selection: Selection | None = None, **plan_args) -> dict:
     planned = batch.plan(
         catalog,
         dataset_names=None,
-        selection=selection,
+        selection=selection or Selection(),
         lanes=LANES,
         max_batches=plan_args.pop("max_batches", 512),
         min_batch=plan_args.pop("min_batch", 500),
@@ -64,11 +65,13 @@ def test_the_corpus_gets_metadata_thumbnails_and_reasons(catalog, tmp_path):
     result = run_all(catalog)
 
     found = by_path(catalog)
-    failed = {p: i["preprocess_error"] for p, i in found.items() if i["preprocess_state"] == "failed"}
+    failed = {
+        p: i["preprocess_error"] for p, i in found.items() if i["preprocess_state"] == "failed"
+    }
     assert set(failed) == {"truncated.jpg", "empty.jpg", "huge.png"}
     assert (result["done"], result["failed"]) == (len(files) - 3, 3)
     thumbnails = tmp_path / "bucket" / ".tributary" / "thumbnails"
-    for path, item in found.items():
+    for _path, item in found.items():
         if item["thumbnail_key"]:
             assert (tmp_path / "bucket" / item["thumbnail_key"]).is_file()
             assert item["thumbnail_key"].startswith(".tributary/thumbnails/")
@@ -90,7 +93,7 @@ def test_batches_stay_under_the_task_cap_and_do_real_work(catalog, tmp_path):
     sizes = [b["count"] for b in capped["lanes"]["shared"]]
     assert len(sizes) <= 5 and sum(sizes) == 120
     ranges = [(b["min_id"], b["max_id"]) for b in capped["lanes"]["shared"]]
-    assert all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))  # disjoint, ordered
+    assert all(hi < lo for (_, hi), (lo, _) in itertools.pairwise(ranges))  # disjoint, ordered
 
 
 def test_a_second_run_finds_nothing_and_changed_items_come_back(catalog, tmp_path):
@@ -124,8 +127,11 @@ def test_a_backfill_selection_redoes_only_its_interval(catalog, tmp_path):
 def test_a_file_changed_while_processing_is_left_for_the_next_run(catalog, tmp_path):
     make_synced_dataset(catalog, tmp_path / "bucket", {"a.jpg": corpus.jpeg_with_orientation(1)})
     item = by_path(catalog)["a.jpg"]
-    stale = {"id": item["id"], "size": item["size"], "etag": "an older etag", "state": "done",
-             "error": None, "metadata": {}, "mimetype": "image/jpeg", "thumbnail_key": None}  # fmt: skip
+    stale = {
+        **{"id": item["id"], "size": item["size"], "etag": "an older etag"},
+        **{"state": "done", "error": None, "metadata": {}, "mimetype": "image/jpeg"},
+        "thumbnail_key": None,
+    }
     with catalog.begin() as conn:
         assert queries.record(conn, [stale]) == 0
     assert by_path(catalog)["a.jpg"]["preprocess_state"] == "pending"

@@ -74,9 +74,7 @@ def id_ranges(
         .subquery()
     )
     query = (
-        sa.select(
-            sa.func.min(numbered.c.id), sa.func.max(numbered.c.id), sa.func.count()
-        )
+        sa.select(sa.func.min(numbered.c.id), sa.func.max(numbered.c.id), sa.func.count())
         .group_by(numbered.c.batch)
         .order_by(numbered.c.batch)
     )

@@ -44,9 +44,7 @@ def preprocess_selection(context, force: bool):
 
     run_type = getattr(context["dag_run"].run_type, "value", context["dag_run"].run_type)
     if run_type == "backfill":
-        return Selection(
-            "created", context["data_interval_start"], context["data_interval_end"]
-        )
+        return Selection("created", context["data_interval_start"], context["data_interval_end"])
     return Selection("all" if force else "pending")
 
 

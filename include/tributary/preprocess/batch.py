@@ -87,7 +87,8 @@ def plan(
             if lane not in lanes:
                 result["unplaced"].append({"dataset": dataset.name, "lane": lane})
                 continue
-            for index, batch in enumerate(queries.id_ranges(conn, dataset.id, selection, batch_size)):
+            ranges = queries.id_ranges(conn, dataset.id, selection, batch_size)
+            for index, batch in enumerate(ranges):
                 result["lanes"][lane].append(
                     {
                         "dataset_id": dataset.id,

@@ -69,7 +69,10 @@ def describe(source: Source, *, spec: ThumbnailSpec | None, max_pixels: int) -> 
     claimed = source.extension_mimetype
     wants_whole = spec is not None and claimed in RASTER_IMAGES
     data = source.whole() if wants_whole and source.size else None
-    head = data[:HEAD_BYTES] if data is not None else source.head(HEAD_BYTES) if source.size else b""
+    if data is not None:
+        head = data[:HEAD_BYTES]
+    else:
+        head = source.head(HEAD_BYTES) if source.size else b""
     sniffed = sniff.sniff_mimetype(head)
     if sniff.is_textual(sniffed) and sniff.is_textual(claimed):
         sniffed = claimed  # text/plain by content; the extension says which text (csv, json…)

@@ -20,9 +20,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("preprocess_error", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("preprocessed_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("preprocessed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("thumbnail_key", sa.Text(), nullable=True))
         batch_op.create_index(
             "ix_items_preprocess", ["dataset_id", "preprocess_state", "id"], unique=False
