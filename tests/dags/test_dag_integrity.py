@@ -8,7 +8,12 @@ import pytest
 
 from tests.conftest import REPO
 
-EXPECTED_DAGS = {"tributary_initial_sync", "tributary_upstream_sync", "tributary_event_sync"}
+EXPECTED_DAGS = {
+    "tributary_initial_sync",
+    "tributary_upstream_sync",
+    "tributary_event_sync",
+    "tributary_preprocess",
+}
 
 
 @pytest.fixture(scope="module")

@@ -171,3 +171,32 @@ def iterate(conn: Connection, dataset_name: str, state: str = "active") -> Itera
     result = conn.execution_options(yield_per=1000).execute(query).mappings()
     for row in result:
         yield dict(row)
+
+
+def in_id_range(conn: Connection, dataset_id: int, min_id: int, max_id: int) -> list[dict]:
+    """The active items of a dataset with ids in ``min_id..max_id`` (an items-created
+    event's range), in id order."""
+    query = (
+        sa.select(items)
+        .where(
+            (items.c.dataset_id == dataset_id)
+            & (items.c.state == "active")
+            & items.c.id.between(min_id, max_id)
+        )
+        .order_by(items.c.id)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def merge_user_metadata(conn: Connection, item_id: int, values: dict) -> dict:
+    """Set keys of an item's user metadata, keeping the others; returns the result."""
+    current = conn.execute(
+        sa.select(items.c.user_metadata).where(items.c.id == item_id)
+    ).scalar_one()
+    merged = {**(current or {}), **values}
+    conn.execute(
+        items.update()
+        .where(items.c.id == item_id)
+        .values(user_metadata=merged, updated_at=dt.datetime.now(dt.UTC))
+    )
+    return merged
