@@ -36,7 +36,7 @@ def dominant_colour(data: bytes) -> str:
         image.draft("RGB", (64, 64))  # JPEGs decode at 1/8 scale: cheap
         small = image.convert("RGB").resize((64, 64))
     palette_image = small.quantize(colors=8)
-    count, index = max(palette_image.getcolors())
+    _count, index = max(palette_image.getcolors())
     red, green, blue = palette_image.getpalette()[index * 3 : index * 3 + 3]
     return f"#{red:02x}{green:02x}{blue:02x}"
 

@@ -50,6 +50,8 @@ BATCH_LABEL = "{{ task.op_kwargs['batch']['dataset'] }} #{{ task.op_kwargs['batc
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=4,
+    # Preprocessing is on from the start, as users expect of new items.
+    is_paused_upon_creation=False,
     tags=["tributary", "preprocess"],
     doc_md=__doc__,
     params={

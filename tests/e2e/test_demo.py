@@ -98,6 +98,8 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
             time.sleep(5)
         raise AssertionError(f"timed out waiting for {what}")
 
+    check_preprocessing(run, wait_for, tributary, tmp_path)
+
     # Unpausing the nightly DAG makes Airflow run its latest interval at once (every
     # sync-enabled dataset); let that finish so the dry run below is what sees the change.
     run(str(bin_dir / "airflow"), "dags", "unpause", "tributary_upstream_sync")
@@ -147,3 +149,24 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
     assert scopes == [f"camera-7/2026-11-0{d}/" for d in (1, 2, 3)], runs
     items = run(tributary, "items", "cam7").splitlines()
     assert len(items) == 6
+
+
+def check_preprocessing(run, wait_for, tributary: str, tmp_path) -> None:
+    """The initial sync's items-created event made the real scheduler run
+    ``tributary_preprocess`` (on by default): every item is described, images have an
+    upright thumbnail in the hidden folder, and ``tributary thumbnail`` fetches one."""
+
+    def all_preprocessed() -> list[dict]:
+        lines = run(tributary, "items", "demo", "--json").splitlines()
+        found = [json.loads(line) for line in lines if line.strip()]
+        return found if all(i["preprocess_state"] != "pending" for i in found) else []
+
+    found = wait_for(all_preprocessed, "preprocessing of the demo items")
+    done = [i for i in found if i["preprocess_state"] == "done"]
+    assert len(done) > 100, [i for i in found if i["preprocess_state"] != "done"][:3]
+    image = next(i for i in done if i["thumbnail"])
+    assert image["thumbnail"].startswith(".tributary/thumbnails/")
+    assert image["metadata"]["system"]["dimensions"]["width"] > 0
+    out = tmp_path / "thumb.jpg"
+    run(tributary, "thumbnail", "demo", image["path"], "-o", str(out))
+    assert out.read_bytes()[:3] == b"\xff\xd8\xff"

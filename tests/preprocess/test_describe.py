@@ -15,6 +15,7 @@ from tributary.preprocess.image import ThumbnailSpec
 
 FILES = corpus.corpus()
 LIMIT = 1_000_000  # pixels: huge.png (9 MP) is over it
+DEFAULT_SPEC = ThumbnailSpec()
 
 
 class InMemory:
@@ -37,7 +38,7 @@ class InMemory:
         return io.BytesIO(self.data)
 
 
-def run(name: str, spec: ThumbnailSpec | None = ThumbnailSpec()) -> Outcome:
+def run(name: str, spec: ThumbnailSpec | None = DEFAULT_SPEC) -> Outcome:
     return describe(InMemory(name, FILES[name]), spec=spec, max_pixels=LIMIT)
 
 
