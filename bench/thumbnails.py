@@ -170,7 +170,8 @@ with catalog.begin() as conn:
     drivers.create(conn, name="bench", provider="local", bucket={str(bucket)!r})
     datasets.create(conn, name="bench", driver_name="bench")
 def load(dag_id):
-    spec = importlib.util.spec_from_file_location(dag_id, {str(REPO / "dags")!r} + f"/{{dag_id}}.py")
+    path = {str(REPO / "dags")!r} + f"/{{dag_id}}.py"
+    spec = importlib.util.spec_from_file_location(dag_id, path)
     module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
     return module.dag
 assert load("tributary_initial_sync").test(run_conf={{"dataset": "bench"}}).state == "success"
