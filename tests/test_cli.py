@@ -174,3 +174,41 @@ def test_unknown_dataset_is_one_line(run):
     code, _, err = run("items", "nope")
     assert code == 1
     assert err == "error: no dataset named 'nope' (see: tributary dataset list)\n"
+
+
+def test_items_json_and_thumbnail_after_preprocessing(run, airflow_db, tmp_path):
+    from tests.preprocess import corpus
+
+    root = tmp_path / "bucket"
+    root.mkdir()
+    (root / "photo.jpg").write_bytes(corpus.jpeg_with_orientation(6))
+    (root / "broken.jpg").write_bytes(corpus.truncated_jpeg())
+    assert run("driver", "create", "d", "--provider", "local", "--bucket", str(root))[0] == 0
+    assert run("dataset", "create", "ds", "--driver", "d", "--no-sync")[0] == 0
+    assert run_dag("tributary_initial_sync", {"dataset": "ds"}).state == "success"
+    code, _, err = run("thumbnail", "ds", "/photo.jpg", "-o", str(tmp_path / "t.jpg"))
+    assert code == 1 and "not preprocessed yet" in err
+    assert run_dag("tributary_preprocess", {"dataset": "ds", "force": False}).state == "success"
+
+    records = {r["path"]: r for r in json_lines(run("items", "ds", "--json")[1])}
+    photo = records["/photo.jpg"]
+    assert photo["preprocess_state"] == "done"
+    assert photo["thumbnail"].startswith(".tributary/thumbnails/")
+    assert photo["metadata"]["system"]["dimensions"] == {"width": 120, "height": 80}
+    assert records["/broken.jpg"]["preprocess_error"].startswith("truncated file")
+
+    code, _, err = run("thumbnail", "ds", "photo.jpg", "-o", str(tmp_path / "t.jpg"))
+    assert code == 0 and (tmp_path / "t.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    code, _, err = run("thumbnail", "ds", "/broken.jpg", "-o", str(tmp_path / "b.jpg"))
+    assert code == 1 and "preprocessing failed: truncated file" in err
+
+
+def test_a_lane_must_be_defined(run, tmp_path, monkeypatch):
+    assert run("dataset", "create", "ds", "--no-sync")[0] == 0
+    code, _, err = run("dataset", "set", "ds", "--lane", "acme")
+    assert code == 1 and "lane 'acme' is not defined" in err and "TRIBUTARY_LANES" in err
+    monkeypatch.setenv("TRIBUTARY_LANES", '{"acme": {"pool": "p", "queue": "q"}}')
+    code, out, _ = run("dataset", "set", "ds", "--lane", "acme")
+    assert code == 0 and "lane acme" in out
+    assert json_lines(run("dataset", "list", "--json")[1])[0]["lane"] == "acme"
+    assert "lane shared" in run("dataset", "set", "ds", "--lane", "")[1]
