@@ -403,6 +403,7 @@ def items(
                         "etag": item["etag"],
                         "mimetype": item["mimetype"],
                         "mtime": item["mtime"],
+                        "created_at": item["created_at"],
                         "metadata": {
                             "system": item["system_metadata"] or {},
                             "user": item["user_metadata"] or {},
@@ -410,6 +411,7 @@ def items(
                         "description": item["description"],
                         "preprocess_state": item["preprocess_state"],
                         "preprocess_error": item["preprocess_error"],
+                        "preprocessed_at": item["preprocessed_at"],
                         "thumbnail": item["thumbnail_key"],
                     }
                 )

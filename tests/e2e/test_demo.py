@@ -3,6 +3,7 @@ then, on that running Airflow, the README's upstream-sync and backfill commands.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -10,9 +11,12 @@ import subprocess
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import REPO
 from tests.emulators import free_port
+from tributary.catalog import Catalog
+from tributary.catalog.schema import items as items_table
 
 pytestmark = pytest.mark.e2e
 SQLITE_CONNECT_ARGS = "tributary.config.AIRFLOW_SQLITE_CONNECT_ARGS"
@@ -98,7 +102,27 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
             time.sleep(5)
         raise AssertionError(f"timed out waiting for {what}")
 
+    def backfill(dag_id: str, from_date: str, to_date: str, *extra: str) -> None:
+        command = (
+            str(bin_dir / "airflow"), "backfill", "create", "--dag-id", dag_id,
+            "--from-date", from_date, "--to-date", to_date, *extra,
+        )  # fmt: skip
+        # On a SQLite metadata DB a write racing the scheduler's can fail at once with
+        # "database is locked" (a stale WAL snapshot: no busy timeout helps). Airflow then
+        # removes the partial backfill so that the command can simply be run again; the
+        # README says so.
+        for _ in range(5):
+            result = subprocess.run(
+                command, cwd=REPO, env=cli_env, capture_output=True, text=True, timeout=300
+            )
+            output = result.stdout + result.stderr
+            if result.returncode == 0 or "database is locked" not in output:
+                break
+            time.sleep(2)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
     check_preprocessing(run, wait_for, tributary, tmp_path)
+    check_preprocess_backfill(run, wait_for, backfill, tributary, cli_env)
 
     # Unpausing the nightly DAG makes Airflow run its latest interval at once (every
     # sync-enabled dataset); let that finish so the dry run below is what sees the change.
@@ -123,22 +147,10 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
         tributary, "dataset", "create", "cam7", "--driver", "dated", "--no-sync",
         "--folder", "camera-7/{{ ds }}/",
     )  # fmt: skip
-    backfill = (
-        str(bin_dir / "airflow"), "backfill", "create", "--dag-id", "tributary_upstream_sync",
-        "--from-date", "2026-11-01", "--to-date", "2026-11-04",
+    backfill(
+        "tributary_upstream_sync", "2026-11-01", "2026-11-04",
         "--dag-run-conf", json.dumps({"dataset": "cam7"}),
     )  # fmt: skip
-    # On a SQLite metadata DB a write racing the scheduler's can fail at once with "database
-    # is locked" (a stale WAL snapshot: no busy timeout helps). Airflow then removes the
-    # partial backfill so that the command can simply be run again; the README says so.
-    for _ in range(5):
-        result = subprocess.run(
-            backfill, cwd=REPO, env=cli_env, capture_output=True, text=True, timeout=300
-        )
-        if result.returncode == 0 or "database is locked" not in result.stderr + result.stdout:
-            break
-        time.sleep(2)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     def three_succeeded() -> list[dict]:
         runs = sync_runs("cam7")
@@ -170,3 +182,39 @@ def check_preprocessing(run, wait_for, tributary: str, tmp_path) -> None:
     out = tmp_path / "thumb.jpg"
     run(tributary, "thumbnail", "demo", image["path"], "-o", str(out))
     assert out.read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def check_preprocess_backfill(run, wait_for, backfill, tributary: str, cli_env: dict) -> None:
+    """``airflow backfill create --dag-id tributary_preprocess`` over a past day redoes the
+    items created that day (fresh thumbnails), and only those."""
+
+    def demo_items() -> dict[int, dict]:
+        lines = run(tributary, "items", "demo", "--json").splitlines()
+        return {item["id"]: item for item in map(json.loads, filter(str.strip, lines))}
+
+    before = demo_items()
+    # As if five items had been indexed on 2026-10-01: that day's backfill run takes them.
+    chosen = sorted(i for i, item in before.items() if item["thumbnail"])[:5]
+    catalog = Catalog(cli_env["TRIBUTARY_CATALOG_URL"])
+    with catalog.begin() as conn:
+        conn.execute(
+            sa.update(items_table)
+            .where(items_table.c.id.in_(chosen))
+            .values(created_at=dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC))
+        )
+    backfill("tributary_preprocess", "2026-10-01", "2026-10-02")
+
+    def chosen_redone() -> dict[int, dict]:
+        now = demo_items()
+        redone = all(
+            now[i]["preprocessed_at"] != before[i]["preprocessed_at"]
+            and now[i]["preprocess_state"] == "done"
+            for i in chosen
+        )
+        return now if redone else {}
+
+    after = wait_for(chosen_redone, "the preprocessing backfill run")
+    others = [i for i in before if i not in chosen]
+    changed = [i for i in others if after[i]["preprocessed_at"] != before[i]["preprocessed_at"]]
+    assert changed == [], changed
+    assert all(after[i]["thumbnail"] == before[i]["thumbnail"] for i in chosen)

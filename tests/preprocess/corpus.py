@@ -89,15 +89,20 @@ def oversized_png(width: int = 3000, height: int = 3000) -> bytes:
     return encoded(Image.new("L", (width, height), 7), "PNG")
 
 
-def short_video(frames: int = 12, fps: int = 6) -> bytes:
-    """A 2-second 64x48 H.264 MP4 (PyAV encodes with the FFmpeg its wheel carries)."""
+def short_video(frames: int = 12, fps: int = 6, rotation: int = 0) -> bytes:
+    """A 2-second 64x48 H.264 MP4 (PyAV encodes with the FFmpeg its wheel carries); the
+    left half of each frame is light. ``rotation``: the display matrix a phone writes for
+    a video it stored sideways (degrees counter-clockwise)."""
     out = io.BytesIO()
     with av.open(out, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         stream.time_base = Fraction(1, fps)
+        if rotation:
+            stream.set_display_rotation(rotation)
         for index in range(frames):
-            pixels = numpy.full((48, 64, 3), (index * 20) % 255, dtype=numpy.uint8)
+            pixels = numpy.full((48, 64, 3), (index * 20) % 128, dtype=numpy.uint8)
+            pixels[:, :32] = 230
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             frame.pts = index
             container.mux(stream.encode(frame))
@@ -121,6 +126,7 @@ def corpus() -> dict[str, bytes]:
             "notes.jpg": b"these are notes, not a photo\n",
             "huge.png": oversized_png(),
             "clip.mp4": short_video(),
+            "portrait.mov": short_video(rotation=90),
         }
     )
     return files

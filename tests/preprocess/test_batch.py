@@ -124,6 +124,27 @@ def test_a_backfill_selection_redoes_only_its_interval(catalog, tmp_path):
     assert after["old.jpg"] > before["old.jpg"] and after["new.jpg"] == before["new.jpg"]
 
 
+def test_a_file_that_became_a_non_image_loses_its_thumbnail(catalog, tmp_path, caplog):
+    root = tmp_path / "bucket"
+    files = {"a.jpg": corpus.jpeg_with_orientation(1), "b.jpg": corpus.jpeg_with_orientation(1)}
+    make_synced_dataset(catalog, root, files)
+    run_all(catalog)
+    old = {p: root / i["thumbnail_key"] for p, i in by_path(catalog).items()}
+    old["b.jpg"].unlink()
+    (old["b.jpg"] / "inside").mkdir(parents=True)  # a thumbnail no delete can remove
+
+    with catalog.begin() as conn:  # both files now hold text, as the next sync finds
+        conn.execute(items.update().values(preprocess_state="pending", size=4, etag="text"))
+    for name in files:
+        (root / name).write_bytes(b"text")
+    assert run_all(catalog)["done"] == 2
+
+    after = by_path(catalog)
+    assert after["a.jpg"]["thumbnail_key"] is None and not old["a.jpg"].exists()
+    assert after["b.jpg"]["thumbnail_key"] is None and after["b.jpg"]["preprocess_state"] == "done"
+    assert "Left the stale thumbnail .tributary/thumbnails/" in caplog.text
+
+
 def test_a_file_changed_while_processing_is_left_for_the_next_run(catalog, tmp_path):
     make_synced_dataset(catalog, tmp_path / "bucket", {"a.jpg": corpus.jpeg_with_orientation(1)})
     item = by_path(catalog)["a.jpg"]

@@ -147,7 +147,22 @@ def test_a_short_video_gives_duration_rate_codec_and_a_poster():
     assert outcome.error is None and outcome.mimetype == "video/mp4"
     assert (meta["duration"], meta["fps"], meta["codec"]) == (2.0, 6.0, "h264")
     assert (meta["width"], meta["height"]) == (64, 48)
-    assert thumbnail_image(outcome).size == (64, 48)
+    assert "rotation" not in meta
+    poster = thumbnail_image(outcome).convert("L")
+    assert poster.size == (64, 48)
+    assert poster.getpixel((8, 24)) > 200 > 100 > poster.getpixel((56, 24))  # light left
+
+
+def test_a_video_stored_sideways_gets_display_dimensions_and_an_upright_poster():
+    outcome = run("portrait.mov")
+    meta = outcome.metadata
+    assert outcome.error is None
+    assert (meta["width"], meta["height"], meta["rotation"]) == (64, 48, 90)
+    assert meta["dimensions"] == {"width": 48, "height": 64}
+    poster = thumbnail_image(outcome).convert("L")
+    assert poster.size == (48, 64)
+    # Turned a quarter counter-clockwise: the light left half is now the bottom half.
+    assert poster.getpixel((24, 56)) > 200 > 100 > poster.getpixel((24, 8))
 
 
 def test_metadata_only_reads_just_the_head_of_a_large_image():

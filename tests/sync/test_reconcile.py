@@ -116,18 +116,42 @@ def test_a_restored_file_revives_its_tombstone(catalog, dataset, bucket):
     assert not catalog_items(catalog, "ghost")
 
 
-def test_tombstones_are_purged_after_the_grace_period_and_recorded(catalog, dataset, bucket):
-    (bucket / "c/0.jpg").unlink()
-    upstream_sync(catalog, dataset)
-    assert upstream_sync(catalog, dataset)["items_purged"] == 0  # within the 7 days
+def give_thumbnail(catalog, bucket, path: str, *, as_folder: bool = False):
+    """Point an item at a thumbnail in the hidden folder, as preprocessing does; with
+    ``as_folder`` the key is a folder, which no delete can remove."""
+    with catalog.begin() as conn:
+        item_id = conn.execute(sa.select(items.c.id).where(items.c.path == f"/{path}")).scalar()
+        key = f".tributary/thumbnails/1/{item_id}.jpg"
+        conn.execute(items.update().where(items.c.id == item_id).values(thumbnail_key=key))
+    thumbnail = bucket / key
+    if as_folder:
+        (thumbnail / "inside").mkdir(parents=True)
+    else:
+        thumbnail.parent.mkdir(parents=True, exist_ok=True)
+        thumbnail.write_bytes(b"thumbnail")
+    return thumbnail
 
+
+def sync_after_grace(catalog, dataset) -> dict:
+    """The next sync once every tombstone is past the 7 days of grace."""
     with catalog.begin() as conn:
         conn.execute(
             items.update()
             .where(items.c.state == "ghost")
             .values(vanished_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
         )
-    report = upstream_sync(catalog, dataset)
+    return upstream_sync(catalog, dataset)
+
+
+def test_tombstones_are_purged_after_the_grace_period_and_recorded(catalog, dataset, bucket):
+    purged_thumbnail = give_thumbnail(catalog, bucket, "c/0.jpg")
+    kept_thumbnail = give_thumbnail(catalog, bucket, "c/1.jpg")
+    (bucket / "c/0.jpg").unlink()
+    upstream_sync(catalog, dataset)
+    assert upstream_sync(catalog, dataset)["items_purged"] == 0  # within the 7 days
+    assert purged_thumbnail.exists()  # a tombstone may still come back
+
+    report = sync_after_grace(catalog, dataset)
 
     assert report["items_purged"] == 1
     assert not catalog_items(catalog, "ghost")
@@ -135,6 +159,26 @@ def test_tombstones_are_purged_after_the_grace_period_and_recorded(catalog, data
         purges = conn.execute(sa.select(item_purges)).mappings().all()
     assert [p["path"] for p in purges] == ["/c/0.jpg"]
     assert purges[0]["sync_id"] == report["sync_id"]
+    assert purges[0]["thumbnail_key"] == str(purged_thumbnail.relative_to(bucket))
+    assert not purged_thumbnail.exists()
+    assert kept_thumbnail.exists()
+    assert set(catalog_items(catalog)) == bucket_keys(bucket)  # hidden folder not indexed
+
+
+def test_a_thumbnail_that_cannot_be_deleted_is_logged_and_the_purge_stands(
+    catalog, dataset, bucket, caplog
+):
+    stuck = give_thumbnail(catalog, bucket, "a/2.jpg", as_folder=True)
+    (bucket / "a/2.jpg").unlink()
+    upstream_sync(catalog, dataset)
+
+    report = sync_after_grace(catalog, dataset)
+
+    assert report["items_purged"] == 1
+    assert stuck.is_dir()
+    assert "Deleted 0 thumbnails of purged items, then:" in caplog.text
+    with catalog.begin() as conn:
+        assert syncs.get(conn, report["sync_id"])["status"] == "succeeded"
 
 
 def test_mass_delete_guard_stops_before_applying(catalog, dataset, bucket):

@@ -333,6 +333,12 @@ def _insert_new(conn: Connection, dataset_id: int, sync_id: int, now: dt.datetim
     )
 
 
+PURGE_RECORD = [
+    "sync_id", "dataset_id", "item_id", "path", "storage_key", "vanished_at", "purged_at",
+    "thumbnail_key",
+]  # fmt: skip
+
+
 def purge_tombstones(
     conn: Connection, *, dataset_id: int, sync_id: int, older_than: dt.datetime, now: dt.datetime
 ) -> int:
@@ -344,7 +350,7 @@ def purge_tombstones(
     )
     conn.execute(
         item_purges.insert().from_select(
-            ["sync_id", "dataset_id", "item_id", "path", "storage_key", "vanished_at", "purged_at"],
+            PURGE_RECORD,
             sa.select(
                 sa.literal(sync_id),
                 items.c.dataset_id,
@@ -353,7 +359,24 @@ def purge_tombstones(
                 items.c.storage_key,
                 items.c.vanished_at,
                 sa.literal(now, item_purges.c.purged_at.type),
+                items.c.thumbnail_key,
             ).where(expired),
         )
     )
     return conn.execute(items.delete().where(expired)).rowcount
+
+
+def purged_thumbnails(conn: Connection, sync_id: int, *, after_id: int, limit: int) -> list[dict]:
+    """A page of the thumbnails of the items a sync purged: ``[{id, thumbnail_key}]`` in
+    id order, from ``after_id`` on."""
+    query = (
+        sa.select(item_purges.c.id, item_purges.c.thumbnail_key)
+        .where(
+            (item_purges.c.sync_id == sync_id)
+            & (item_purges.c.id > after_id)
+            & item_purges.c.thumbnail_key.is_not(None)
+        )
+        .order_by(item_purges.c.id)
+        .limit(limit)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]

@@ -177,6 +177,8 @@ item_purges = sa.Table(
     sa.Column("storage_key", sa.Text, nullable=False),
     sa.Column("vanished_at", Timestamp),
     sa.Column("purged_at", Timestamp, nullable=False),
+    # Deleted from the hidden folder by the sync, after the purge is committed.
+    sa.Column("thumbnail_key", sa.Text),
     sa.Index("ix_item_purges_dataset", "dataset_id", "id"),
 )
 

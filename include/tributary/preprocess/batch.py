@@ -281,7 +281,7 @@ def _process_item(
             "mimetype": outcome.thumbnail.mimetype,
         }
     elif row["thumbnail_key"]:
-        store.delete(row["thumbnail_key"])  # the file changed into one without a thumbnail
+        _delete_stale_thumbnail(store, row["thumbnail_key"])
     return {
         "id": row["id"],
         "size": row["size"],
@@ -292,3 +292,12 @@ def _process_item(
         "mimetype": outcome.mimetype,
         "thumbnail_key": key,
     }
+
+
+def _delete_stale_thumbnail(store: ObjectStore, key: str) -> None:
+    """The file changed into one without a thumbnail: its old one goes, if it can (a
+    driver without delete permission keeps it; the item no longer points at it)."""
+    try:
+        store.delete(key)
+    except StorageError as exc:
+        log.warning("Left the stale thumbnail %s: %s", key, exc)

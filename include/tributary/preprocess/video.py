@@ -12,7 +12,8 @@ from tributary.preprocess.image import Thumbnail, ThumbnailSpec, Unprocessable, 
 def describe_video(
     source: BinaryIO, *, spec: ThumbnailSpec | None, max_pixels: int
 ) -> tuple[dict, Thumbnail | None]:
-    """Duration (s), frame rate, width, height and codec; a poster frame as thumbnail.
+    """Duration (s), frame rate, width, height, codec and display rotation; the first
+    frame, turned upright, as the poster thumbnail.
 
     ``source`` is a seekable file: for cloud storage a ranged reader, so the container's
     index is read where it lies (an MP4's ``moov`` box is often at the end) without
@@ -41,9 +42,19 @@ def describe_video(
                 f"video frames of {codec.width}x{codec.height} are over the pixel limit "
                 f"of {max_pixels:,} (TRIBUTARY_MAX_PIXELS)"
             )
+        frame = _first_frame(container, stream)
+        # Phone videos are stored sideways with a display matrix saying how to turn them.
+        rotation = frame.rotation % 360
+        if rotation:
+            metadata["rotation"] = rotation
+        if rotation in (90, 270):
+            metadata["dimensions"] = {"width": codec.height, "height": codec.width}
         if spec is None:
             return metadata, None
-        return metadata, _poster(container, stream, spec)
+        poster = frame.to_image()
+        if rotation:
+            poster = poster.rotate(rotation, expand=True)  # counter-clockwise, as stored
+        return metadata, thumbnail_of(poster, 1, spec)
 
 
 def _duration(container, stream) -> float | None:
@@ -54,12 +65,12 @@ def _duration(container, stream) -> float | None:
     return None
 
 
-def _poster(container, stream, spec: ThumbnailSpec) -> Thumbnail:
-    """The first decodable frame, shrunk like an image thumbnail."""
+def _first_frame(container, stream) -> av.VideoFrame:
+    """The first decodable frame: the poster, and the carrier of the display matrix."""
     try:
         frame = next(container.decode(stream), None)
     except av.error.FFmpegError as exc:
         raise Unprocessable(f"cannot decode a frame: {exc}") from None
     if frame is None:
         raise Unprocessable("no decodable frame in the video")
-    return thumbnail_of(frame.to_image(), 1, spec)
+    return frame

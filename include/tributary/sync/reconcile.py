@@ -22,8 +22,11 @@ from tributary.catalog import items as item_queries
 from tributary.catalog import reconcile as plans
 from tributary.catalog import syncs as sync_queries
 from tributary.errors import ListingIncomplete, MassDeleteRefused, QuotaExceeded
+from tributary.storage import StorageError, open_dataset_store
 
 log = logging.getLogger(__name__)
+
+PURGE_PAGE = 1000  # purged thumbnails looked up per catalog read
 
 
 def reconcile(catalog: Catalog, sync_id: int, *, allow_mass_delete: bool = False) -> dict:
@@ -101,7 +104,38 @@ def _reconcile(catalog: Catalog, sync_id: int, allow_mass_delete: bool) -> dict:
     if incomplete:
         raise ListingIncomplete(_incomplete_message(incomplete, counts))
     log.info("Applied: %s", ", ".join(f"{k[6:]} {v}" for k, v in applied.items()))
+    if purged:
+        delete_purged_thumbnails(catalog, dataset, sync_id)
     return {"sync_id": sync_id, "applied": True, **report, **applied, "created": created}
+
+
+def delete_purged_thumbnails(catalog: Catalog, dataset, sync_id: int) -> int:
+    """Delete from the hidden folder the thumbnails of the tombstones a sync purged.
+
+    Best effort, after the purge is committed: a thumbnail that cannot be deleted (no
+    delete permission, storage down) is logged and left; its key stays in ``item_purges``.
+    """
+    store, deleted, after_id = open_dataset_store(dataset), 0, 0
+    while True:
+        with catalog.begin() as conn:
+            page = plans.purged_thumbnails(conn, sync_id, after_id=after_id, limit=PURGE_PAGE)
+        for row in page:
+            try:
+                store.delete(row["thumbnail_key"])
+            except StorageError as exc:
+                log.warning(
+                    "Deleted %d thumbnails of purged items, then: %s. The others stay in the "
+                    "hidden folder (their keys are in item_purges, sync %d)",
+                    deleted,
+                    exc,
+                    sync_id,
+                )
+                return deleted
+            deleted += 1
+        if len(page) < PURGE_PAGE:
+            log.info("Deleted %d thumbnails of purged items", deleted)
+            return deleted
+        after_id = page[-1]["id"]
 
 
 def _check_mass_delete(conn, dataset, vanished: int, allow_mass_delete: bool) -> None:

@@ -1,0 +1,24 @@
+"""purged tombstones remember their thumbnail, so the sync can delete it
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("item_purges", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("thumbnail_key", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("item_purges", schema=None) as batch_op:
+        batch_op.drop_column("thumbnail_key")
