@@ -109,7 +109,9 @@ def _reconcile(catalog: Catalog, sync_id: int, allow_mass_delete: bool) -> dict:
     return {"sync_id": sync_id, "applied": True, **report, **applied, "created": created}
 
 
-def delete_purged_thumbnails(catalog: Catalog, dataset, sync_id: int) -> int:
+def delete_purged_thumbnails(
+    catalog: Catalog, dataset: dataset_queries.Dataset, sync_id: int
+) -> int:
     """Delete from the hidden folder the thumbnails of the tombstones a sync purged.
 
     Best effort, after the purge is committed: a thumbnail that cannot be deleted (no
