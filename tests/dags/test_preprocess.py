@@ -113,19 +113,24 @@ def mapped_task_count(run, task_id: str) -> int:
         )
 
 
-def test_a_private_lane_runs_on_its_pool_and_queue(airflow_db, catalog, tmp_path, monkeypatch):
-    from airflow.models import TaskInstance
-    from airflow.utils.session import create_session
-
+def synced_photo_in_lane(catalog, tmp_path, lane: str) -> None:
+    """Dataset ``ds`` on a local folder holding one synced photo ``a.jpg``, in ``lane``."""
     from tests.buckets import new_bucket
 
-    monkeypatch.setenv("TRIBUTARY_LANES", '{"acme": {"pool": "tributary_acme", "queue": "acme"}}')
     bucket = new_bucket("local", None, tmp_path)
     bucket.put("a.jpg", corpus.jpeg_with_orientation(1))
     make_dataset(catalog, bucket)
     with catalog.begin() as conn:
-        datasets.set_policy(conn, "ds", lane="acme")
+        datasets.set_policy(conn, "ds", lane=lane)
     sync()
+
+
+def test_a_private_lane_runs_on_its_pool_and_queue(airflow_db, catalog, tmp_path, monkeypatch):
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    monkeypatch.setenv("TRIBUTARY_LANES", '{"acme": {"pool": "tributary_acme", "queue": "acme"}}')
+    synced_photo_in_lane(catalog, tmp_path, "acme")
     dag = load_dag(DAG_ID)
     assert {t.task_id for t in dag.tasks} >= {"preprocess_shared", "preprocess_acme"}
 
@@ -143,14 +148,7 @@ def test_a_private_lane_runs_on_its_pool_and_queue(airflow_db, catalog, tmp_path
 
 
 def test_a_dataset_in_an_undefined_lane_fails_the_run_and_waits(airflow_db, catalog, tmp_path):
-    from tests.buckets import new_bucket
-
-    bucket = new_bucket("local", None, tmp_path)
-    bucket.put("a.jpg", corpus.jpeg_with_orientation(1))
-    make_dataset(catalog, bucket)
-    with catalog.begin() as conn:
-        datasets.set_policy(conn, "ds", lane="nowhere")
-    sync()
+    synced_photo_in_lane(catalog, tmp_path, "nowhere")
 
     run = preprocess()
 

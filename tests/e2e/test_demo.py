@@ -91,8 +91,7 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
     tributary = str(bin_dir / "tributary")
 
     def sync_runs(dataset: str) -> list[dict]:
-        lines = run(tributary, "runs", dataset, "--json").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        return json_lines(run(tributary, "runs", dataset, "--json"))
 
     def wait_for(condition, what: str) -> list[dict]:
         deadline = time.monotonic() + 420
@@ -163,14 +162,18 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
     assert len(items) == 6
 
 
+def json_lines(output: str) -> list[dict]:
+    """The records a ``--json`` CLI command printed, one per line."""
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
 def check_preprocessing(run, wait_for, tributary: str, tmp_path) -> None:
     """The initial sync's items-created event made the real scheduler run
     ``tributary_preprocess`` (on by default): every item is described, images have an
     upright thumbnail in the hidden folder, and ``tributary thumbnail`` fetches one."""
 
     def all_preprocessed() -> list[dict]:
-        lines = run(tributary, "items", "demo", "--json").splitlines()
-        found = [json.loads(line) for line in lines if line.strip()]
+        found = json_lines(run(tributary, "items", "demo", "--json"))
         return found if all(i["preprocess_state"] != "pending" for i in found) else []
 
     found = wait_for(all_preprocessed, "preprocessing of the demo items")
@@ -189,8 +192,7 @@ def check_preprocess_backfill(run, wait_for, backfill, tributary: str, cli_env: 
     items created that day (fresh thumbnails), and only those."""
 
     def demo_items() -> dict[int, dict]:
-        lines = run(tributary, "items", "demo", "--json").splitlines()
-        return {item["id"]: item for item in map(json.loads, filter(str.strip, lines))}
+        return {item["id"]: item for item in json_lines(run(tributary, "items", "demo", "--json"))}
 
     before = demo_items()
     # As if five items had been indexed on 2026-10-01: that day's backfill run takes them.
