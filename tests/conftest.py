@@ -49,6 +49,27 @@ def missing(reason: str):
     pytest.skip(reason)
 
 
+# -- markers: fixtures that need a service mark their tests ---------------------------------
+
+# Fixtures that start a storage emulator (directly or through another fixture).
+_EMULATOR_FIXTURES = {"moto", "azurite", "azurite_queue", "gcs", "moto_with_iam", "container"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark each test by the services its fixtures start, so that the quick lane
+    (``-m "not emulator and not postgres and not airflow and not e2e"``) needs no marks
+    written by hand and cannot miss one."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if fixtures & _EMULATOR_FIXTURES or params.get("bucket", "local") != "local":
+            item.add_marker(pytest.mark.emulator)
+        if "airflow_db" in fixtures:
+            item.add_marker(pytest.mark.airflow)
+        if params.get("catalog_url") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+
+
 # -- Airflow -------------------------------------------------------------------------------
 
 
