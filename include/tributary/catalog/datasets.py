@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tributary import folder_templates
 from tributary.catalog import drivers as driver_queries
 from tributary.catalog.drivers import Driver
 from tributary.catalog.schema import datasets, items, quotas
@@ -72,6 +73,7 @@ def normalise_folder(folder: str) -> str:
     folder = folder.strip().lstrip("/")
     if ".." in folder.split("/"):
         raise InvalidInput("a dataset folder may not contain '..'")
+    folder_templates.check(folder)
     return f"{folder.rstrip('/')}/" if folder else ""
 
 

@@ -7,24 +7,18 @@ date (a manual trigger) covers the static part of the folder, ``camera-7/``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from tributary.errors import InvalidInput
+from tributary.folder_templates import TEMPLATE_MARKS, Render, is_templated
 
-Render = Callable[[str], str]
-TEMPLATE_START = "{{"
-
-
-def is_templated(folder: str) -> bool:
-    """Whether a dataset folder holds an Airflow template."""
-    return TEMPLATE_START in folder
+__all__ = ["Render", "is_templated", "prefix_for", "static_root"]
 
 
 def static_root(folder: str) -> str:
     """The folders before the first template: ``a/b{{ ds }}/`` → ``a/``."""
     if not is_templated(folder):
         return folder
-    before = folder[: folder.index(TEMPLATE_START)]
+    start = min(folder.find(mark) for mark in TEMPLATE_MARKS if mark in folder)
+    before = folder[:start]
     return before[: before.rfind("/") + 1]
 
 
