@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tributary.hooks.catalog import CatalogHook
@@ -38,3 +43,53 @@ def test_a_failing_secrets_backend_is_not_mistaken_for_no_connection(monkeypatch
     monkeypatch.setattr(CatalogHook, "get_connection", classmethod(lambda cls, c: broken(c)))
     with pytest.raises(RuntimeError, match="vault unreachable"):
         _ = CatalogHook().url
+
+
+def _airflow(*args: str) -> None:
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], check=True)
+
+
+def _catalog_url_seen_by_a_new_process(conn_id: str, *, like_the_cli: bool) -> str:
+    """What a fresh process (as the ``tributary`` CLI is) resolves as the catalog."""
+    code = (
+        "from tributary.hooks.catalog import CatalogHook, read_connections_like_airflow_server\n"
+        f"if {like_the_cli}: read_connections_like_airflow_server()\n"
+        f"print(CatalogHook(catalog_conn_id={conn_id!r}).url)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIBUTARY_CATALOG")}
+    env.pop("_AIRFLOW_PROCESS_CONTEXT", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_connection_added_with_airflow_connections_add_is_seen_by_the_cli(airflow_db):
+    """Issue 9, B10/B11: the CLI resolves the catalog as the tasks do, metadata DB included."""
+    url = "postgresql://cat:pw@db.internal:5432/tributary"
+    _airflow("connections", "add", "tributary_catalog_b11", "--conn-uri", url)
+
+    # What the CLI saw before: only environment variables, so the wrong (embedded) catalog.
+    before = _catalog_url_seen_by_a_new_process("tributary_catalog_b11", like_the_cli=False)
+    assert before.startswith("sqlite:")
+    seen = _catalog_url_seen_by_a_new_process("tributary_catalog_b11", like_the_cli=True)
+    assert seen == url.replace("postgresql://", "postgres://")  # Airflow's spelling
+
+
+def test_an_unreadable_metadata_db_is_not_taken_for_no_catalog_connection(monkeypatch):
+    from tributary.hooks.catalog import CatalogUnresolved
+
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    monkeypatch.setattr(
+        "airflow.secrets.metastore.MetastoreBackend.get_connection",
+        lambda self, conn_id: (_ for _ in ()).throw(RuntimeError("database is down")),
+    )
+    monkeypatch.setattr(CatalogHook, "get_connection", classmethod(lambda cls, c: _not_found(c)))
+    with pytest.raises(CatalogUnresolved, match="metadata database did not answer"):
+        _ = CatalogHook(catalog_conn_id="not_there").url
+
+
+def _not_found(conn_id):
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    raise AirflowNotFoundException(conn_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 
 from airflow.sdk import BaseHook
@@ -9,6 +10,12 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from tributary.catalog import Catalog
 from tributary.config import CATALOG_CONN_ID, catalog_url_from_env, default_catalog_url
+from tributary.errors import TributaryError
+
+# Airflow's Task SDK looks connections up by the kind of process it runs in: a task asks
+# its supervisor, a "server" process (api-server, scheduler) reads the metadata database
+# too, and any other process sees only environment variables and custom secrets backends.
+_PROCESS_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
 
 _catalogs: dict[str, Catalog] = {}
 
@@ -41,6 +48,7 @@ class CatalogHook(BaseHook):
         except AirflowNotFoundException:
             # Only a connection that is not defined means "embedded default"; a secrets
             # backend that fails must not send a sync to the wrong catalog.
+            _check_metadata_db_answered(self.catalog_conn_id)
             return default_catalog_url()
         return conn.get_uri()
 
@@ -50,6 +58,43 @@ class CatalogHook(BaseHook):
         if url not in _catalogs:
             _catalogs[url] = Catalog(url)
         return _catalogs[url]
+
+
+class CatalogUnresolved(TributaryError):
+    """Airflow could not say whether the catalog connection exists."""
+
+    permanent = True
+
+
+def read_connections_like_airflow_server() -> None:
+    """Let this process (the ``tributary`` CLI on an Airflow machine) see every connection
+    Airflow has — environment, secrets backends *and* the metadata database, where
+    ``airflow connections add`` puts them — the way Airflow's own server processes do.
+
+    Without this, the Task SDK treats the CLI as an unknown process and reads only
+    environment variables: a connection added with ``airflow connections add`` would be
+    invisible to the CLI while the DAG tasks see it, and the CLI would pick the embedded
+    SQLite catalog while the tasks use the ``tributary_catalog`` connection.
+    """
+    os.environ.setdefault(_PROCESS_CONTEXT, "server")
+
+
+def _check_metadata_db_answered(conn_id: str) -> None:
+    """In a server-side process, trust "not defined" only once the metadata database has
+    answered: a database that cannot be read must not send the CLI to the wrong catalog."""
+    if os.environ.get(_PROCESS_CONTEXT) != "server":
+        return
+    from airflow.secrets.metastore import MetastoreBackend
+
+    try:
+        MetastoreBackend().get_connection(conn_id)
+    except Exception as exc:
+        raise CatalogUnresolved(
+            f"cannot tell where the catalog is: Airflow's metadata database did not answer "
+            f"({type(exc).__name__}) when asked for the connection {conn_id!r}; check Airflow's "
+            "[database] sql_alchemy_conn (or run `airflow db migrate`), or set "
+            "TRIBUTARY_CATALOG_URL"
+        ) from None
 
 
 def open_catalog() -> Catalog:
