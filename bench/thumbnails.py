@@ -76,21 +76,15 @@ def corpus(count: int, width: int, height: int) -> list[bytes]:
 
 def tributary_path(data: bytes) -> None:
     from tributary.preprocess.describe import describe
-    from tributary.preprocess.image import ThumbnailSpec
+    from tributary.preprocess.options import Limits, ThumbnailSpec
 
     class Source:
         name, size, extension_mimetype = "photo.jpg", len(data), "image/jpeg"
 
-        def head(self, length):
-            return data[:length]
+        def read(self, start, length):
+            return data[start : start + length]
 
-        def whole(self):
-            return data
-
-        def open(self):
-            return io.BytesIO(data)
-
-    outcome = describe(Source(), spec=ThumbnailSpec(size=SIZE), max_pixels=200_000_000)
+    outcome = describe(Source(), spec=ThumbnailSpec(size=SIZE), limits=Limits())
     assert outcome.thumbnail is not None and outcome.error is None
 
 

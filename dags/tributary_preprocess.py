@@ -36,6 +36,7 @@ from tributary.operators.assets import ITEMS_CREATED
 from tributary.operators.failures import RETRY_POLICY, task_errors
 from tributary.operators.run_context import event_datasets, preprocess_selection
 from tributary.preprocess import batch as preprocessing
+from tributary.preprocess import planning
 
 LANES = config.lanes()
 BATCH_LABEL = "{{ task.op_kwargs['batch']['dataset'] }} #{{ task.op_kwargs['batch']['index'] }}"
@@ -76,7 +77,7 @@ def tributary_preprocess():
     def plan(params=None, **context) -> dict:
         names = [params["dataset"]] if params["dataset"] else event_datasets(context)
         with task_errors():
-            planned = preprocessing.plan(
+            planned = planning.plan(
                 open_catalog(),
                 dataset_names=names,
                 selection=preprocess_selection(context, params["force"]),
@@ -103,14 +104,14 @@ def tributary_preprocess():
 
     @task(trigger_rule="all_done")
     def report(planned: dict, ti=None, dag_run=None) -> dict:
-        summary = preprocessing.summarise(open_catalog(), planned)
+        summary = planning.summarise(open_catalog(), planned)
         failed_batches = ti.get_ti_count(
             dag_id=dag_run.dag_id,
             run_ids=[dag_run.run_id],
             task_ids=[f"preprocess_{lane}" for lane in LANES],
             states=["failed", "upstream_failed"],
         )
-        problems = preprocessing.problems(planned, failed_batches)
+        problems = planning.problems(planned, failed_batches)
         if problems:
             raise AirflowFailException("; ".join(problems))
         return summary

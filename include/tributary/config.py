@@ -78,8 +78,26 @@ def thumbnail_format() -> str:
 
 
 def max_pixels() -> int:
-    """Images above this many pixels are refused as decompression bombs."""
+    """Images above this many pixels are refused as decompression bombs (Pillow's own
+    ``MAX_IMAGE_PIXELS`` is set from it, so this is the one limit)."""
     return int(os.environ.get("TRIBUTARY_MAX_PIXELS", str(200_000_000)))
+
+
+def preprocess_max_bytes() -> int:
+    """Bytes preprocessing may read from storage for one item
+    (``TRIBUTARY_PREPROCESS_MAX_BYTES``, 256 MiB); an item that needs more fails."""
+    return int(os.environ.get("TRIBUTARY_PREPROCESS_MAX_BYTES", str(256 * 1024 * 1024)))
+
+
+def preprocess_max_decode_bytes() -> int:
+    """Memory one decoded image may take (``TRIBUTARY_PREPROCESS_MAX_DECODE_BYTES``,
+    256 MiB): above it no thumbnail is made for formats that decode only at full size."""
+    return int(os.environ.get("TRIBUTARY_PREPROCESS_MAX_DECODE_BYTES", str(256 * 1024 * 1024)))
+
+
+def preprocess_item_seconds() -> float:
+    """Time limit of one item (``TRIBUTARY_PREPROCESS_ITEM_SECONDS``, 60)."""
+    return float(os.environ.get("TRIBUTARY_PREPROCESS_ITEM_SECONDS", "60"))
 
 
 def preprocess_batches() -> int:

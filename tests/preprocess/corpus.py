@@ -8,6 +8,8 @@ turned so that applying the orientation brings the block back to the top-left.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from fractions import Fraction
 
 import av
@@ -130,3 +132,28 @@ def corpus() -> dict[str, bytes]:
         }
     )
     return files
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A ``width`` x ``height`` RGB PNG of one grey, made without holding its pixels.
+
+    Deflate blocks ended by a full flush do not depend on what came before, so one block
+    of a hundred rows is repeated as often as needed: a 100 Mpx PNG in about 0.3 MB and
+    well under a second, where Pillow would need 400 MB to encode it.
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    assert height % 100 == 0
+    rows = (b"\x00" + b"\x07" * (width * 3)) * 100  # filter byte + pixels, per row
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = raw.compress(rows) + raw.flush(zlib.Z_FULL_FLUSH)
+    adler = 1
+    for _ in range(height // 100):
+        adler = zlib.adler32(rows, adler)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # an empty final block
+    idat = b"\x78\x01" + block * (height // 100) + last + struct.pack(">I", adler)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

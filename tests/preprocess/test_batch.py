@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import json
+import os
+import subprocess
+import sys
 
 import sqlalchemy as sa
+from PIL import Image
 
 from tests.preprocess import corpus
 from tributary.catalog import datasets, drivers
@@ -13,8 +17,8 @@ from tributary.catalog import items as item_queries
 from tributary.catalog import preprocessing as queries
 from tributary.catalog.preprocessing import Selection
 from tributary.catalog.schema import items
-from tributary.preprocess import batch
-from tributary.preprocess.image import ThumbnailSpec
+from tributary.preprocess import batch, planning
+from tributary.preprocess.options import ThumbnailSpec
 from tributary.storage.base import StorageError, Unreachable
 from tributary.sync import initial, listing
 
@@ -35,7 +39,7 @@ def make_synced_dataset(catalog, root, files: dict[str, bytes], name="ds") -> No
 
 
 def run_all(catalog, selection: Selection | None = None, **plan_args) -> dict:
-    planned = batch.plan(
+    planned = planning.plan(
         catalog,
         dataset_names=None,
         selection=selection or Selection(),
@@ -78,22 +82,6 @@ def test_the_corpus_gets_metadata_thumbnails_and_reasons(catalog, tmp_path):
     made = {p for p, i in found.items() if i["thumbnail_key"]}
     assert made == set(files) - set(failed) - {"notes.jpg"}
     assert len(list(thumbnails.rglob("*.jpg"))) == len(made)
-
-
-def test_batches_stay_under_the_task_cap_and_do_real_work(catalog, tmp_path):
-    files = {f"{i:03}.txt": b"x" for i in range(120)}
-    make_synced_dataset(catalog, tmp_path / "bucket", files)
-
-    few = batch.plan(catalog, dataset_names=None, selection=Selection(), lanes=LANES,
-                     max_batches=512, min_batch=50)  # fmt: skip
-    capped = batch.plan(catalog, dataset_names=None, selection=Selection(), lanes=LANES,
-                        max_batches=5, min_batch=1)  # fmt: skip
-
-    assert [b["count"] for b in few["lanes"]["shared"]] == [50, 50, 20]
-    sizes = [b["count"] for b in capped["lanes"]["shared"]]
-    assert len(sizes) <= 5 and sum(sizes) == 120
-    ranges = [(b["min_id"], b["max_id"]) for b in capped["lanes"]["shared"]]
-    assert all(hi < lo for (_, hi), (lo, _) in itertools.pairwise(ranges))  # disjoint, ordered
 
 
 def test_a_second_run_finds_nothing_and_changed_items_come_back(catalog, tmp_path):
@@ -200,3 +188,111 @@ def test_counts_by_state(catalog, tmp_path):
     with catalog.begin() as conn:
         dataset_id = conn.execute(sa.text("select id from datasets")).scalar_one()
         assert queries.states(conn, dataset_id) == {"pending": 0, "done": 1, "failed": 1}
+
+
+# -- hardening (issue 9): preprocessing never loses a batch --------------------------------
+
+
+def test_b13_a_truncated_png_does_not_stall_its_batch(catalog, tmp_path):
+    png = corpus.encoded(Image.effect_noise((300, 200), 64).convert("RGB"), "PNG")
+    files = {"a.png": png[: len(png) * 6 // 10]}
+    files |= {f"{i}.jpg": corpus.jpeg_with_orientation(1) for i in range(5)}
+    make_synced_dataset(catalog, tmp_path / "bucket", files)
+
+    result = run_all(catalog)
+
+    assert (result["done"], result["failed"], result["deferred"]) == (5, 1, 0)
+    found = by_path(catalog)
+    assert found["a.png"]["preprocess_state"] == "failed"
+    assert found["a.png"]["preprocess_error"].startswith("truncated file")
+    assert {found[f"{i}.jpg"]["preprocess_state"] for i in range(5)} == {"done"}
+
+
+def test_b14_an_unexpected_error_fails_its_item_not_the_batch(catalog, tmp_path, monkeypatch):
+    files = {f"{i}.jpg": corpus.jpeg_with_orientation(1) for i in range(4)}
+    make_synced_dataset(catalog, tmp_path / "bucket", files)
+    real = batch.describe
+
+    def describe(source, **options):
+        if source.name == "2.jpg":
+            raise KeyError("a decoder's surprise")
+        return real(source, **options)
+
+    monkeypatch.setattr(batch, "describe", describe)
+    result = run_all(catalog)
+
+    assert (result["done"], result["failed"]) == (3, 1)
+    found = by_path(catalog)
+    assert found["2.jpg"]["preprocess_state"] == "failed"
+    assert "KeyError" in found["2.jpg"]["preprocess_error"]
+
+
+# The memory tests run one batch in a fresh interpreter and compare its peak RSS after
+# the work with its peak after the imports: a number that does not depend on the machine's
+# speed, only on what the work holds at once.
+PEAK_SCRIPT = """
+import json, resource, sys
+from tributary.catalog import Catalog
+from tributary.catalog.preprocessing import Selection
+from tributary.preprocess import batch
+from tributary.preprocess.image import ThumbnailSpec
+import tributary.preprocess.image, tributary.preprocess.video  # decoders loaded: baseline
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+one = {"dataset_id": 1, "dataset": "ds", "index": 0, "min_id": 0, "max_id": 10**9,
+       "selection": Selection().as_dict()}
+counts = batch.process_batch(Catalog(sys.argv[1]), one, spec=ThumbnailSpec(),
+                             max_pixels=int(sys.argv[2]), threads=2)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"grew_mib": (after - before) / 1024, **counts}))
+"""
+
+
+def peak_of_one_batch(tmp_path, files: dict[str, bytes], big: dict[str, int], **env) -> dict:
+    """Sync ``files`` and sparse files (name → size) into a fresh dataset, then measure."""
+    from tributary.catalog import Catalog
+
+    root = tmp_path / "bucket"
+    root.mkdir()
+    for name, size in big.items():
+        with open(root / name, "wb") as handle:
+            handle.write(b"\xff\xd8\xff" if name.startswith("jpeg-start") else b"\x00")
+            handle.truncate(size)  # sparse: no disk, no memory
+    url = f"sqlite:///{tmp_path / 'peak.db'}"
+    make_synced_dataset(Catalog(url), root, files)
+    environment = {**os.environ, "TRIBUTARY_CATALOG_URL": url, **env}
+    max_pixels = environment.pop("MAX_PIXELS", "200000000")
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, url, max_pixels],
+        capture_output=True, text=True, env=environment, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_b15_memory_does_not_grow_with_file_size(tmp_path):
+    peak = peak_of_one_batch(
+        tmp_path,
+        {"small.jpg": corpus.jpeg_with_orientation(1)},
+        {"big.jpg": 1 << 30, "jpeg-start.jpg": 1 << 30},  # 1 GiB each: zeros; a JPEG start
+        TRIBUTARY_PREPROCESS_MAX_BYTES=str(4 << 20),
+    )
+    assert (peak["done"], peak["failed"], peak["deferred"]) == (2, 1, 0)
+    assert peak["grew_mib"] < 64, peak
+
+
+def test_b15_the_read_limit_fails_an_item_with_the_reason(catalog, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIBUTARY_PREPROCESS_MAX_BYTES", "100000")
+    big = corpus.encoded(Image.effect_noise((800, 600), 64).convert("RGB"), "JPEG")
+    make_synced_dataset(catalog, tmp_path / "bucket", {"big.jpg": big})
+    assert run_all(catalog)["failed"] == 1
+    error = by_path(catalog)["big.jpg"]["preprocess_error"]
+    assert error.startswith("read limit:") and "TRIBUTARY_PREPROCESS_MAX_BYTES" in error
+
+
+def test_b16_a_raised_pixel_limit_keeps_memory_bounded(tmp_path):
+    # 100 Mpx: under the documented 200 M limit, over Pillow's default; 400 MB decoded.
+    peak = peak_of_one_batch(
+        tmp_path, {"wide.png": corpus.flat_png(10_000, 10_000)}, {}, MAX_PIXELS="300000000"
+    )
+    assert peak["failed"] == 1
+    assert peak["grew_mib"] < 64, peak

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import struct
+import zlib
 
 import pytest
 from PIL import Image
@@ -11,7 +13,8 @@ from PIL import Image
 from tests.preprocess import corpus
 from tributary.preprocess import sniff
 from tributary.preprocess.describe import Outcome, describe
-from tributary.preprocess.image import ThumbnailSpec
+from tributary.preprocess.options import Limits, ThumbnailSpec
+from tributary.storage.base import Unreachable
 
 FILES = corpus.corpus()
 LIMIT = 1_000_000  # pixels: huge.png (9 MP) is over it
@@ -24,22 +27,20 @@ class InMemory:
     def __init__(self, name: str, data: bytes) -> None:
         self.name, self.data, self.size = name, data, len(data)
         self.extension_mimetype = mimetypes.guess_type(name)[0]
-        self.read = 0
+        self.bytes_read = 0
 
-    def head(self, length: int) -> bytes:
-        self.read += min(length, self.size)
-        return self.data[:length]
+    def read(self, start: int, length: int) -> bytes:
+        data = self.data[start : start + length]
+        self.bytes_read += len(data)
+        return data
 
-    def whole(self) -> bytes:
-        self.read += self.size
-        return self.data
 
-    def open(self):
-        return io.BytesIO(self.data)
+def limits(pixels: int = LIMIT, **others) -> Limits:
+    return Limits(pixels=pixels, **others)
 
 
 def run(name: str, spec: ThumbnailSpec | None = DEFAULT_SPEC) -> Outcome:
-    return describe(InMemory(name, FILES[name]), spec=spec, max_pixels=LIMIT)
+    return describe(InMemory(name, FILES[name]), spec=spec, limits=limits())
 
 
 def thumbnail_image(outcome: Outcome) -> Image.Image:
@@ -70,7 +71,7 @@ def test_every_exif_orientation_gives_display_dimensions_and_an_upright_thumbnai
 def test_thumbnails_fit_the_configured_size_and_format():
     big = corpus.encoded(Image.new("RGB", (1200, 900), (9, 99, 199)), "JPEG")
     spec = ThumbnailSpec(size=128, format="webp")
-    outcome = describe(InMemory("big.jpg", big), spec=spec, max_pixels=LIMIT * 10)
+    outcome = describe(InMemory("big.jpg", big), spec=spec, limits=limits(LIMIT * 10))
     assert outcome.thumbnail.mimetype == "image/webp"
     assert (outcome.thumbnail.width, outcome.thumbnail.height) == (128, 96)
     assert Image.open(io.BytesIO(outcome.thumbnail.data)).format == "WEBP"
@@ -116,7 +117,7 @@ def test_a_cmyk_jpeg_thumbnail_is_rgb_with_the_right_colours():
     [
         ("truncated.jpg", "truncated file"),
         ("empty.jpg", "empty file (0 bytes)"),
-        ("huge.png", "decompression bomb: 3000x3000 = 9,000,000 pixels"),
+        ("huge.png", "decompression bomb: 9,000,000 pixels, over the limit of 1,000,000"),
     ],
 )
 def test_bad_files_fail_with_the_reason(name, reason):
@@ -128,7 +129,7 @@ def test_bad_files_fail_with_the_reason(name, reason):
 
 def test_an_unsupported_image_fails_with_the_reason():
     fake = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # PNG magic, garbage after it
-    outcome = describe(InMemory("fake.png", fake), spec=ThumbnailSpec(), max_pixels=LIMIT)
+    outcome = describe(InMemory("fake.png", fake), spec=ThumbnailSpec(), limits=limits())
     assert outcome.error.startswith(("unreadable image", "unsupported image format"))
 
 
@@ -168,10 +169,10 @@ def test_a_video_stored_sideways_gets_display_dimensions_and_an_upright_poster()
 def test_metadata_only_reads_just_the_head_of_a_large_image():
     big = corpus.encoded(Image.effect_noise((1500, 1500), 40).convert("RGB"), "JPEG")
     source = InMemory("big.jpg", big)
-    outcome = describe(source, spec=None, max_pixels=LIMIT * 10)
+    outcome = describe(source, spec=None, limits=limits(LIMIT * 10))
     assert (outcome.metadata["width"], outcome.metadata["height"]) == (1500, 1500)
     assert outcome.thumbnail is None
-    assert len(big) > 200_000 and source.read == 64 * 1024
+    assert len(big) > 200_000 and source.bytes_read == 64 * 1024
 
 
 @pytest.mark.parametrize(
@@ -197,3 +198,156 @@ def test_a_utf8_head_cut_inside_a_character_is_still_text():
     text = ("é" * 10).encode()
     assert sniff.charset_of(text[:-1]) == "utf-8"
     assert sniff.transfer_encoding(text[:-1]) == "8bit"
+
+
+# -- hardening (issue 9): whatever the bytes, an outcome; bounded reads, memory and time ---
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` RGB pixels in a few dozen bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def noise_jpeg(width: int = 800, height: int = 600) -> bytes:
+    return corpus.encoded(Image.effect_noise((width, height), 64).convert("RGB"), "JPEG")
+
+
+@pytest.mark.parametrize("spec", [DEFAULT_SPEC, None], ids=["thumbnail", "metadata-only"])
+def test_b13_a_png_cut_to_60_percent_gets_an_outcome(spec):
+    whole = corpus.encoded(Image.effect_noise((300, 200), 64).convert("RGB"), "PNG")
+    cut = whole[: len(whole) * 6 // 10]
+    outcome = describe(InMemory("a.png", cut), spec=spec, limits=limits())
+    assert (outcome.metadata["width"], outcome.metadata["height"]) == (300, 200)
+    if spec is None:  # the header is whole: metadata needs no pixel
+        assert outcome.error is None
+    else:
+        assert outcome.error.startswith("truncated file") and outcome.thumbnail is None
+
+
+def test_b16_a_raised_pixel_limit_is_the_one_limit():
+    """Pillow's own limit (178,956,970 at twice its default) no longer fires first."""
+    claim = png_header(20_000, 10_000)  # 200 Mpx
+    raised = limits(400_000_000)
+    outcome = describe(InMemory("big.png", claim), spec=None, limits=raised)
+    assert outcome.error is None
+    assert (outcome.metadata["width"], outcome.metadata["height"]) == (20_000, 10_000)
+    lowered = describe(InMemory("big.png", claim), spec=None, limits=limits(150_000_000))
+    assert lowered.error.startswith("decompression bomb: 20000x10000 = 200,000,000 pixels")
+
+
+def test_b16_a_full_size_decode_over_the_memory_budget_is_refused_before_decoding():
+    claim = png_header(20_000, 10_000)
+    outcome = describe(InMemory("big.png", claim), spec=DEFAULT_SPEC, limits=limits(400_000_000))
+    assert outcome.error.startswith("too large to decode: a 20000x10000 PNG decodes to")
+    assert "TRIBUTARY_PREPROCESS_MAX_DECODE_BYTES" in outcome.error
+    assert outcome.metadata["width"] == 20_000  # metadata survives
+
+
+def test_b16_a_jpeg_is_measured_at_its_reduced_decode_scale():
+    budget = limits(LIMIT * 20, decode_bytes=2_000_000)  # 12 MP would be 48 MB at full size
+    jpeg = corpus.encoded(Image.new("RGB", (4000, 3000), (9, 99, 199)), "JPEG")
+    png = corpus.encoded(Image.new("RGB", (4000, 3000), (9, 99, 199)), "PNG")
+    assert describe(InMemory("a.jpg", jpeg), spec=DEFAULT_SPEC, limits=budget).error is None
+    refused = describe(InMemory("a.png", png), spec=DEFAULT_SPEC, limits=budget).error
+    assert refused.startswith("too large to decode")
+
+
+def test_b15_a_large_non_image_named_jpg_is_read_only_as_far_as_its_head():
+    source = InMemory("big.jpg", b"\x00" * 5_000_000)
+    outcome = describe(source, spec=DEFAULT_SPEC, limits=limits())
+    assert outcome.error is None and outcome.mimetype == "application/octet-stream"
+    assert source.bytes_read == 64 * 1024
+
+
+def test_b15_what_an_item_may_read_is_capped():
+    junk = b"\xff\xd8\xff" + b"\x00" * 3_000_000  # a JPEG start, then no marker ever
+    source = InMemory("junk.jpg", junk)
+    outcome = describe(source, spec=None, limits=limits(read_bytes=500_000))
+    assert outcome.error.startswith("read limit:")
+    assert "TRIBUTARY_PREPROCESS_MAX_BYTES" in outcome.error
+    assert source.bytes_read <= 500_000
+
+
+def test_b15_an_image_over_the_read_cap_keeps_its_metadata_without_a_thumbnail():
+    big = noise_jpeg()
+    source = InMemory("big.jpg", big)
+    outcome = describe(source, spec=DEFAULT_SPEC, limits=limits(read_bytes=len(big) // 2))
+    assert outcome.error.startswith("read limit: the image is") and outcome.thumbnail is None
+    assert outcome.metadata["width"] == 800 and source.bytes_read < len(big) // 2
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0  # every look at the clock: a second of decoding
+        return self.now
+
+
+def test_b14_an_item_over_its_time_limit_fails_with_the_reason():
+    outcome = describe(
+        InMemory("a.jpg", FILES["orientation-6.jpg"]),
+        spec=DEFAULT_SPEC,
+        limits=limits(seconds=2.5),
+        clock=FakeClock(),
+    )
+    assert outcome.error.startswith("time limit: took longer than 2.5 s")
+    assert "TRIBUTARY_PREPROCESS_ITEM_SECONDS" in outcome.error and outcome.thumbnail is None
+
+
+def test_waiting_for_storage_does_not_count_against_the_time_limit():
+    clock = FakeClock()
+
+    class SlowStorage(InMemory):
+        def read(self, start, length):
+            clock.now += 1000  # a very slow bucket
+            return super().read(start, length)
+
+    source = SlowStorage("a.jpg", noise_jpeg())
+    outcome = describe(source, spec=DEFAULT_SPEC, limits=limits(seconds=60), clock=clock)
+    assert outcome.error is None and outcome.thumbnail is not None
+
+
+def test_a_storage_error_a_decoder_swallows_still_reaches_the_caller():
+    big = noise_jpeg()
+
+    class Flaky(InMemory):
+        def read(self, start, length):
+            if start > 0:
+                raise Unreachable("connection reset")
+            return super().read(start, length)
+
+    with pytest.raises(Unreachable):
+        describe(Flaky("a.jpg", big), spec=DEFAULT_SPEC, limits=limits())
+
+
+def test_a_damaged_exif_block_costs_the_orientation_not_the_thumbnail(monkeypatch):
+    def broken(self):
+        raise SyntaxError("not a TIFF file")
+
+    monkeypatch.setattr(Image.Image, "getexif", broken)
+    outcome = run("orientation-6.jpg")
+    assert outcome.error is None and outcome.thumbnail is not None
+    assert outcome.metadata["exif"]["orientation"] == 1
+    assert outcome.metadata["exif"]["unreadable"] == "SyntaxError: not a TIFF file"
+
+
+@pytest.mark.parametrize(
+    "error", [KeyError(5), TypeError("bad"), IndexError("x"), MemoryError(), AssertionError()]
+)
+def test_any_decoder_exception_becomes_a_reason(monkeypatch, error):
+    def explode(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Image.Image, "thumbnail", explode)
+    outcome = run("alpha.png")
+    assert outcome.error.startswith(f"unreadable image: {type(error).__name__}")
+    assert outcome.metadata["width"] == 64

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import BinaryIO
 
 import av
@@ -10,25 +11,32 @@ from tributary.preprocess.image import Thumbnail, ThumbnailSpec, Unprocessable, 
 
 
 def describe_video(
-    source: BinaryIO, *, spec: ThumbnailSpec | None, max_pixels: int
-) -> tuple[dict, Thumbnail | None]:
-    """Duration (s), frame rate, width, height, codec and display rotation; the first
-    frame, turned upright, as the poster thumbnail.
+    source: BinaryIO,
+    metadata: dict,
+    *,
+    spec: ThumbnailSpec | None,
+    max_pixels: int,
+    max_decode_bytes: int,
+    check: Callable[[str], None] = lambda step: None,
+) -> Thumbnail | None:
+    """Add duration (s), frame rate, width, height, codec and display rotation to
+    ``metadata``; return the first frame, turned upright, as the poster thumbnail.
 
     ``source`` is a seekable file: for cloud storage a ranged reader, so the container's
     index is read where it lies (an MP4's ``moov`` box is often at the end) without
-    downloading the whole video.
+    downloading the whole video. Any exception means the file could not be processed.
     """
     try:
         container = av.open(source, mode="r")
     except (av.error.FFmpegError, ValueError) as exc:
         raise Unprocessable(f"unreadable video: {exc}") from None
     with container:
+        check("reading the container")
         if not container.streams.video:
             raise Unprocessable("no video stream in the file")
         stream = container.streams.video[0]
         codec = stream.codec_context
-        metadata = {
+        metadata |= {
             "format": container.format.name,
             "codec": codec.name,
             "width": codec.width,
@@ -42,7 +50,13 @@ def describe_video(
                 f"video frames of {codec.width}x{codec.height} are over the pixel limit "
                 f"of {max_pixels:,} (TRIBUTARY_MAX_PIXELS)"
             )
+        if codec.width * codec.height * 4 > max_decode_bytes:
+            raise Unprocessable(
+                f"too large to decode: {codec.width}x{codec.height} frames are over the "
+                "decode budget (TRIBUTARY_PREPROCESS_MAX_DECODE_BYTES); metadata only"
+            )
         frame = _first_frame(container, stream)
+        check("decoding the first frame")
         # Phone videos are stored sideways with a display matrix saying how to turn them.
         rotation = frame.rotation % 360
         if rotation:
@@ -50,11 +64,11 @@ def describe_video(
         if rotation in (90, 270):
             metadata["dimensions"] = {"width": codec.height, "height": codec.width}
         if spec is None:
-            return metadata, None
+            return None
         poster = frame.to_image()
         if rotation:
             poster = poster.rotate(rotation, expand=True)  # counter-clockwise, as stored
-        return metadata, thumbnail_of(poster, 1, spec)
+        return thumbnail_of(poster, 1, spec, check)
 
 
 def _duration(container, stream) -> float | None:
