@@ -28,6 +28,7 @@ from tributary.hooks.catalog import open_catalog
 from tributary.operators.assets import ITEMS_CREATED, ITEMS_CREATED_EVENTS
 from tributary.operators.event_sources import event_assets, schedule_for
 from tributary.operators.failures import RETRY_POLICY, close_sync_on_failure, task_errors
+from tributary.operators.run_context import airflow_run_alive
 from tributary.sync import events
 
 
@@ -64,6 +65,7 @@ def tributary_event_sync():
                 events.parse_payloads([*payloads, *params["payloads"]]),
                 dag_id=dag_run.dag_id,
                 run_id=dag_run.run_id,
+                run_alive=airflow_run_alive,
             )
         for result in results:
             created = result.pop("created")

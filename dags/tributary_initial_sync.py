@@ -27,6 +27,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from tributary.hooks.catalog import open_catalog
 from tributary.operators.assets import ITEMS_CREATED
 from tributary.operators.failures import RETRY_POLICY, close_sync_on_failure, task_errors
+from tributary.operators.run_context import airflow_run_alive
 from tributary.sync import initial, listing
 
 
@@ -58,6 +59,7 @@ def tributary_initial_sync():
                 kind="initial",
                 dag_id=dag_run.dag_id,
                 run_id=dag_run.run_id,
+                run_alive=airflow_run_alive,
             )
 
     @task

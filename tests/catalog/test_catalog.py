@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import pytest
 import sqlalchemy as sa
 
 from tributary.catalog import Catalog, datasets, drivers, items, migrations, syncs
+from tributary.catalog.schema import dataset_locks
 from tributary.errors import InvalidInput, NotFound, QuotaExceeded, SyncLocked
 
 
@@ -133,14 +137,113 @@ def test_a_second_sync_of_a_dataset_waits_for_the_first(catalog):
         syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=second)
 
 
-def test_a_lock_left_by_a_dead_sync_is_taken_over(catalog):
+def _holder(conn, dataset_id):
+    return conn.execute(
+        sa.select(dataset_locks.c.sync_id).where(dataset_locks.c.dataset_id == dataset_id)
+    ).scalar()
+
+
+def test_a_lock_left_by_an_ended_sync_is_taken_over(catalog):
     with catalog.begin() as conn:
         ds = datasets.create(conn, name="l")
-        dead = _new_sync(conn, ds.id, "r1")
-        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=dead)
-        conn.execute(sa.text("UPDATE sync_runs SET status = 'failed' WHERE id = :i"), {"i": dead})
+        ended = _new_sync(conn, ds.id, "r1")
+        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=ended)
+        # Ended without releasing its lock (closed by hand, as a crash would leave it).
+        conn.execute(sa.text("UPDATE sync_runs SET status = 'failed' WHERE id = :i"), {"i": ended})
         fresh = _new_sync(conn, ds.id, "r2")
         syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=fresh)
+
+        assert _holder(conn, ds.id) == fresh
+        assert syncs.get(conn, ended)["error"] is None  # already ended: its record is kept
+
+
+def test_a_silent_holder_loses_its_lock_after_stale_after(catalog):
+    with catalog.begin() as conn:
+        ds = datasets.create(conn, name="l")
+        silent = _new_sync(conn, ds.id, "r1")
+        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=silent)
+        fresh = _new_sync(conn, ds.id, "r2")
+        with pytest.raises(SyncLocked):  # Airflow cannot say, and it showed life just now
+            syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=fresh, run_alive=lambda d, r: None)
+        syncs.acquire_lock(
+            conn, dataset_id=ds.id, sync_id=fresh, stale_after=dt.timedelta(seconds=-1)
+        )
+
+        assert _holder(conn, ds.id) == fresh
+        silent_run = syncs.get(conn, silent)
+        assert silent_run["status"] == "failed"
+        assert silent_run["error"].startswith("interrupted: no heartbeat since ")
+
+
+def test_a_sync_waiting_for_a_lock_takes_it_at_once_when_airflow_says_the_holder_is_over(catalog):
+    # kill -9 leaves a fresh heartbeat: only Airflow's word frees the lock before stale_after.
+    with catalog.begin() as conn:
+        ds = datasets.create(conn, name="l")
+        killed = _new_sync(conn, ds.id, "killed")
+        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=killed)
+        waiting = _new_sync(conn, ds.id, "next")
+    began = time.monotonic()
+
+    syncs.wait_for_lock(
+        catalog,
+        dataset_id=ds.id,
+        sync_id=waiting,
+        wait=dt.timedelta(seconds=30),
+        run_alive=lambda dag_id, run_id: run_id != "killed",
+    )
+
+    assert time.monotonic() - began < syncs.LOCK_POLL_SECONDS  # no poll, no wait
+    with catalog.begin() as conn:
+        assert _holder(conn, ds.id) == waiting
+        assert "its Airflow run killed is no longer running" in syncs.get(conn, killed)["error"]
+
+
+def test_a_sync_that_waited_in_vain_is_closed_and_names_the_holder(catalog):
+    with catalog.begin() as conn:
+        ds = datasets.create(conn, name="l")
+        holder = _new_sync(conn, ds.id, "holder")
+        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=holder)
+        waiting = _new_sync(conn, ds.id, "next")
+
+    with pytest.raises(SyncLocked, match=rf"sync {holder} of this dataset .*Airflow run holder"):
+        syncs.wait_for_lock(
+            catalog, dataset_id=ds.id, sync_id=waiting, wait=dt.timedelta(seconds=0.2)
+        )
+
+    with catalog.begin() as conn:
+        assert _holder(conn, ds.id) == holder
+        assert syncs.get(conn, waiting)["status"] == "failed"
+        assert syncs.get(conn, waiting)["error"].startswith("not started: sync ")
+
+
+def test_unlock_refuses_while_the_holders_run_is_alive_and_frees_it_after(catalog):
+    with catalog.begin() as conn:
+        ds = datasets.create(conn, name="u")
+        holder = _new_sync(conn, ds.id, "manual__1")
+        syncs.acquire_lock(conn, dataset_id=ds.id, sync_id=holder)
+
+    with pytest.raises(SyncLocked) as refused:
+        syncs.unlock_dataset(catalog, "u", lambda dag_id, run_id: True)
+    assert "\n" not in str(refused.value)
+    assert str(refused.value).startswith(f"dataset u not unlocked: sync {holder} ")
+    assert "Airflow run manual__1" in str(refused.value)
+    with pytest.raises(SyncLocked):  # Airflow cannot say, and the heartbeat is fresh
+        syncs.unlock_dataset(catalog, "u", None)
+    with catalog.begin() as conn:
+        assert _holder(conn, ds.id) == holder
+
+    assert syncs.unlock_dataset(catalog, "u", lambda dag_id, run_id: False) == holder
+
+    with catalog.begin() as conn:
+        assert _holder(conn, ds.id) is None
+        run = syncs.get(conn, holder)
+    assert run["status"] == "failed"
+    assert run["error"] == (
+        "interrupted: its Airflow run manual__1 is no longer running; its lock was freed by hand"
+    )
+    assert syncs.unlock_dataset(catalog, "u", None) is None  # nothing left to free
+    with pytest.raises(NotFound):
+        syncs.unlock_dataset(catalog, "nope", None)
 
 
 def test_catalog_repr_hides_the_password():

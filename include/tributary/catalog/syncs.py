@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from tributary.catalog import datasets as dataset_queries
 from tributary.catalog.schema import (
     dataset_locks,
     datasets,
@@ -17,6 +22,11 @@ from tributary.catalog.schema import (
     sync_runs,
 )
 from tributary.errors import NotFound, SyncLocked
+
+if TYPE_CHECKING:
+    from tributary.catalog.engine import Catalog
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> dt.datetime:
@@ -84,6 +94,52 @@ def get(conn: Connection, sync_id: int) -> dict:
     return dict(row)
 
 
+# How often a sync waiting for a dataset's lock asks again.
+LOCK_POLL_SECONDS = 5.0
+
+# Rounds of insert / read / swap before giving up for this attempt; each lost round means
+# another sync took the lock meanwhile, so more than a few never happen in practice.
+LOCK_ATTEMPTS = 3
+
+
+def wait_for_lock(
+    catalog: Catalog,
+    *,
+    dataset_id: int,
+    sync_id: int,
+    wait: dt.timedelta,
+    stale_after: dt.timedelta = dt.timedelta(hours=1),
+    run_alive: RunAlive | None = None,
+) -> None:
+    """Take the dataset's sync lock, asking again until ``wait`` has passed.
+
+    Each attempt is its own transaction, so a holder that finishes (or dies) meanwhile
+    frees the lock for the next attempt. After the wait, this sync run is closed as failed
+    (``not started: …``) and ``SyncLocked`` is raised, naming the holder.
+    """
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        try:
+            with catalog.begin() as conn:
+                acquire_lock(
+                    conn,
+                    dataset_id=dataset_id,
+                    sync_id=sync_id,
+                    stale_after=stale_after,
+                    run_alive=run_alive,
+                )
+            return
+        except SyncLocked as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                with catalog.begin() as conn:
+                    fail(conn, sync_id, f"not started: {exc}")
+                raise
+            log.info("Waiting for the dataset lock: %s", exc)
+            # Never sleep past the deadline: the wait is as long as configured, not longer.
+            time.sleep(min(LOCK_POLL_SECONDS, left))
+
+
 def acquire_lock(
     conn: Connection,
     *,
@@ -97,31 +153,97 @@ def acquire_lock(
     A holder is dead, and its lock taken over, when its sync run has ended, when Airflow
     says its run is over (``run_alive``), or when it has shown no sign of life (heartbeat)
     for ``stale_after``: a process killed mid-sync never blocks the dataset for good.
+
+    Both ways in are atomic, so racing takers never see a database error: a free lock is
+    taken by ``INSERT … ON CONFLICT DO NOTHING`` (a select-then-insert let two takers both
+    see it free on PostgreSQL, and the second died on the primary key), a dead holder's lock
+    by an update that only matches while that holder still has it.
     """
-    holder = conn.execute(
+    for _ in range(LOCK_ATTEMPTS):
+        if _insert_lock(conn, dataset_id, sync_id):
+            return
+        holder = _holder(conn, dataset_id)
+        if holder is None:
+            continue  # released between our insert and this read: try to take it again
+        if holder == sync_id:
+            return  # a retry of the holder itself
+        run = get(conn, holder)
+        ended = run["status"] != "running"
+        dead = None if ended else _dead_reason(run, stale_after, run_alive)
+        if not ended and dead is None:
+            raise SyncLocked(_held_by(run))
+        if _swap_holder(conn, dataset_id, holder, sync_id):
+            if not ended:
+                fail(conn, holder, f"interrupted: {dead}; sync {sync_id} took over the dataset")
+            return
+        # Another taker swapped first: look again, at the new holder.
+    raise SyncLocked(
+        f"the lock of this dataset changed hands {LOCK_ATTEMPTS} times while "
+        f"sync {sync_id} tried to take it"
+    )
+
+
+def unlock_dataset(
+    catalog: Catalog,
+    name: str,
+    run_alive: RunAlive | None,
+    *,
+    stale_after: dt.timedelta = dt.timedelta(hours=1),
+) -> int | None:
+    """Free a dataset's sync lock by hand once its holder is over; the freed sync id.
+
+    The holder counts as over by the same rule as a takeover (Airflow says its run is
+    over, or no heartbeat for ``stale_after``), and its sync run is closed as failed.
+    While it is alive this refuses (``SyncLocked``, naming the Airflow run): freeing a live
+    sync's lock would let a second sync interleave with it. None: the dataset was not locked.
+    """
+    with catalog.begin() as conn:
+        dataset_id = dataset_queries.get(conn, name).id
+        holder = _holder(conn, dataset_id)
+        if holder is None:
+            return None
+        run = get(conn, holder)
+        if run["status"] == "running":
+            dead = _dead_reason(run, stale_after, run_alive)
+            if dead is None:
+                raise SyncLocked(f"dataset {name} not unlocked: {_held_by(run)}")
+            fail(conn, holder, f"interrupted: {dead}; its lock was freed by hand")
+        release_lock(conn, holder)
+    return holder
+
+
+def _insert_lock(conn: Connection, dataset_id: int, sync_id: int) -> bool:
+    # The dialects' own insert: both SQLite and PostgreSQL spell ON CONFLICT the same way.
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
+    taken = conn.execute(
+        insert(dataset_locks)
+        .values(dataset_id=dataset_id, sync_id=sync_id, acquired_at=_now())
+        .on_conflict_do_nothing(index_elements=[dataset_locks.c.dataset_id])
+    )
+    return taken.rowcount == 1
+
+
+def _holder(conn: Connection, dataset_id: int) -> int | None:
+    return conn.execute(
         sa.select(dataset_locks.c.sync_id).where(dataset_locks.c.dataset_id == dataset_id)
     ).scalar()
-    if holder is None:
-        conn.execute(
-            dataset_locks.insert().values(
-                dataset_id=dataset_id, sync_id=sync_id, acquired_at=_now()
-            )
-        )
-        return
-    if holder == sync_id:
-        return
-    run = get(conn, holder)
-    if run["status"] == "running":
-        dead = _dead_reason(run, stale_after, run_alive)
-        if dead is None:
-            raise SyncLocked(
-                f"sync {holder} of this dataset ({run['kind']}, Airflow run {run['run_id']}) "
-                "is still running; wait for it to finish (tributary runs DATASET)"
-            )
-        fail(conn, holder, f"interrupted: {dead}; sync {sync_id} took over the dataset")
-    conn.execute(dataset_locks.delete().where(dataset_locks.c.dataset_id == dataset_id))
-    conn.execute(
-        dataset_locks.insert().values(dataset_id=dataset_id, sync_id=sync_id, acquired_at=_now())
+
+
+def _swap_holder(conn: Connection, dataset_id: int, holder: int, sync_id: int) -> bool:
+    # Compare-and-swap: on PostgreSQL a concurrent swapper waits on the row and then finds
+    # the holder changed, so exactly one taker wins.
+    swapped = conn.execute(
+        dataset_locks.update()
+        .where((dataset_locks.c.dataset_id == dataset_id) & (dataset_locks.c.sync_id == holder))
+        .values(sync_id=sync_id, acquired_at=_now())
+    )
+    return swapped.rowcount == 1
+
+
+def _held_by(run: dict) -> str:
+    return (
+        f"sync {run['id']} of this dataset ({run['kind']}, Airflow run {run['run_id']}) "
+        "is still running; wait for it to finish (tributary runs DATASET)"
     )
 
 

@@ -204,7 +204,14 @@ def newest_per_key(events: Iterable[BucketEvent]) -> list[BucketEvent]:
 # -- applying ------------------------------------------------------------------------------
 
 
-def apply(catalog: Catalog, events: list[BucketEvent], *, dag_id: str, run_id: str) -> list[dict]:
+def apply(
+    catalog: Catalog,
+    events: list[BucketEvent],
+    *,
+    dag_id: str,
+    run_id: str,
+    run_alive: sync_queries.RunAlive | None = None,
+) -> list[dict]:
     """Apply events to every dataset whose storage they fall in; one summary per dataset."""
     latest = newest_per_key(events)
     log.info("%d events, %d objects after deduplication", len(events), len(latest))
@@ -215,7 +222,7 @@ def apply(catalog: Catalog, events: list[BucketEvent], *, dag_id: str, run_id: s
     for dataset in datasets:
         mine = [e for e in latest if _belongs(dataset, e)]
         if mine:
-            results.append(_apply_to_dataset(catalog, dataset, mine, dag_id, run_id))
+            results.append(_apply_to_dataset(catalog, dataset, mine, dag_id, run_id, run_alive))
     return results
 
 
@@ -254,10 +261,20 @@ def _with_content_hashes(dataset: Dataset, created: list[BucketEvent]) -> list[B
 
 
 def _apply_to_dataset(
-    catalog: Catalog, dataset: Dataset, events: list[BucketEvent], dag_id: str, run_id: str
+    catalog: Catalog,
+    dataset: Dataset,
+    events: list[BucketEvent],
+    dag_id: str,
+    run_id: str,
+    run_alive: sync_queries.RunAlive | None,
 ) -> dict:
     sync_id = listing.start(
-        catalog, dataset_name=dataset.name, kind="event", dag_id=dag_id, run_id=run_id
+        catalog,
+        dataset_name=dataset.name,
+        kind="event",
+        dag_id=dag_id,
+        run_id=run_id,
+        run_alive=run_alive,
     )
     try:
         return _apply_batch(catalog, dataset, events, sync_id)

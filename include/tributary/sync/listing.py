@@ -20,15 +20,12 @@ from tributary.catalog import drivers as driver_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
 from tributary.config import listing_page_size, lock_stale_after, lock_wait, max_partitions
-from tributary.errors import SyncLocked, TributaryError
+from tributary.errors import TributaryError
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
 from tributary.storage.probe import probe
 from tributary.sync import partitions, scope
 
 log = logging.getLogger(__name__)
-
-
-LOCK_POLL_SECONDS = 5
 
 
 class PermissionsMissing(TributaryError):
@@ -72,25 +69,14 @@ def start(
             scope=prefix,
             dry_run=dry_run,
         )
-    deadline = time.monotonic() + lock_wait().total_seconds()
-    while True:
-        try:
-            with catalog.begin() as conn:
-                sync_queries.acquire_lock(
-                    conn,
-                    dataset_id=dataset.id,
-                    sync_id=sync_id,
-                    stale_after=lock_stale_after(),
-                    run_alive=run_alive,
-                )
-            break
-        except SyncLocked as exc:
-            if time.monotonic() >= deadline:
-                with catalog.begin() as conn:
-                    sync_queries.fail(conn, sync_id, f"not started: {exc}")
-                raise
-            log.info("Waiting for the dataset lock: %s", exc)
-            time.sleep(LOCK_POLL_SECONDS)
+    sync_queries.wait_for_lock(
+        catalog,
+        dataset_id=dataset.id,
+        sync_id=sync_id,
+        wait=lock_wait(),
+        stale_after=lock_stale_after(),
+        run_alive=run_alive,
+    )
     log.info("Sync %d of dataset %s started (%s) over %s", sync_id, dataset_name, kind, prefix)
     return sync_id
 
