@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tributary.catalog.drivers import build
@@ -39,6 +41,25 @@ def test_listing_skips_hidden_folder_and_folder_markers(bucket):
     assert listed_keys(store, recursive=False) == ["root.bin"]
     assert store.list_folders("") == ["a/", "ü/"]
     assert store.list_folders("a/") == ["a/b/", "a/marker/"] or store.list_folders("a/") == ["a/b/"]
+
+
+def test_data_under_a_key_ending_in_a_slash_is_reported_never_dropped_silently(bucket, caplog):
+    if bucket.provider == "local":
+        pytest.skip("a local file name cannot end in '/'")
+    bucket.put("a/x.jpg", b"x")
+    bucket.put("a/marker/", b"")  # a folder marker: not data, left out quietly
+    bucket.put("a/data/", b"payload")  # data no item path can hold
+    skipped = []
+
+    with caplog.at_level(logging.WARNING, logger="tributary.storage.base"):
+        keys = [
+            o.key for page in store_for(bucket).list_pages("", on_skip=skipped.append) for o in page
+        ]
+
+    assert keys == ["a/x.jpg"]
+    assert [(o.key, o.size) for o in skipped] == [("a/data/", 7)]
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "tributary.storage.base"]
+    assert f"{bucket.provider}://{bucket.name}/a/data/ holds 7 bytes" in warning
 
 
 def test_listing_streams_in_pages(bucket, monkeypatch):

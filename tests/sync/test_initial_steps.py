@@ -81,8 +81,8 @@ def test_progress_is_visible_while_a_partition_lists(catalog, local_dataset, mon
     seen = []
     real = syncs.partition_progress
 
-    def spy(conn, sync_id_, index, listed):
-        real(conn, sync_id_, index, listed)
+    def spy(conn, sync_id_, index, listed, *skipped):
+        real(conn, sync_id_, index, listed, *skipped)
         seen.append(syncs.get(conn, sync_id_)["objects_listed"])
 
     monkeypatch.setattr(syncs, "partition_progress", spy)

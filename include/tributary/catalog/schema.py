@@ -99,6 +99,8 @@ sync_runs = sa.Table(
     sa.Column("partitions_total", sa.Integer, nullable=False, server_default="0"),
     sa.Column("partitions_done", sa.Integer, nullable=False, server_default="0"),
     sa.Column("objects_listed", sa.BigInteger, nullable=False, server_default="0"),
+    # Objects under the folder that hold data but cannot be items (a key ending in "/").
+    sa.Column("objects_skipped", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("items_new", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("items_changed", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("items_renamed", sa.BigInteger, nullable=False, server_default="0"),
@@ -127,6 +129,8 @@ sync_partitions = sa.Table(
     sa.Column("descriptor", Json, nullable=False),
     sa.Column("status", sa.String(16), nullable=False, server_default="planned"),
     sa.Column("objects_listed", sa.BigInteger, nullable=False, server_default="0"),
+    # Objects under the folder that hold data but cannot be items (a key ending in "/").
+    sa.Column("objects_skipped", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),
     sa.Column("finished_at", Timestamp),
 )

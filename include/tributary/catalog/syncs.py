@@ -278,7 +278,12 @@ def plan_partitions(conn: Connection, sync_id: int, descriptors: list[dict]) -> 
     conn.execute(
         sync_runs.update()
         .where(sync_runs.c.id == sync_id)
-        .values(partitions_total=len(descriptors), partitions_done=0, objects_listed=0)
+        .values(
+            partitions_total=len(descriptors),
+            partitions_done=0,
+            objects_listed=0,
+            objects_skipped=0,
+        )
     )
 
 
@@ -305,18 +310,32 @@ def begin_partition(conn: Connection, sync_id: int, index: int) -> None:
                 & (staging_listing.c.partition_index == index)
             )
         )
-    _update_partition(conn, sync_id, index, status="listing", objects_listed=0, error=None)
-
-
-def partition_progress(conn: Connection, sync_id: int, index: int, listed: int) -> None:
-    """Record how many objects a partition has listed so far."""
-    _update_partition(conn, sync_id, index, objects_listed=listed)
-
-
-def finish_partition(conn: Connection, sync_id: int, index: int, listed: int) -> None:
-    """Mark a partition as completely listed."""
     _update_partition(
-        conn, sync_id, index, status="done", objects_listed=listed, finished_at=_now()
+        conn, sync_id, index, status="listing", objects_listed=0, objects_skipped=0, error=None
+    )
+
+
+def partition_progress(
+    conn: Connection, sync_id: int, index: int, listed: int, skipped: int = 0
+) -> None:
+    """Record how many objects a partition has listed and left out so far."""
+    _update_partition(conn, sync_id, index, objects_listed=listed, objects_skipped=skipped)
+
+
+def finish_partition(
+    conn: Connection, sync_id: int, index: int, listed: int, skipped: int = 0
+) -> None:
+    """Mark a partition as completely listed; ``skipped``: objects holding data that the
+    listing rules left out (keys ending in ``/``), reported on the run, never dropped
+    silently."""
+    _update_partition(
+        conn,
+        sync_id,
+        index,
+        status="done",
+        objects_listed=listed,
+        objects_skipped=skipped,
+        finished_at=_now(),
     )
 
 
@@ -343,12 +362,18 @@ def _refresh_run_counts(conn: Connection, sync_id: int) -> None:
         sa.select(
             sa.func.coalesce(sa.func.sum(parts.objects_listed), 0),
             sa.func.count().filter(parts.status == "done"),
+            sa.func.coalesce(sa.func.sum(parts.objects_skipped), 0),
         ).where(parts.sync_id == sync_id)
     ).one()
     conn.execute(
         sync_runs.update()
         .where(sync_runs.c.id == sync_id)
-        .values(objects_listed=totals[0], partitions_done=totals[1], heartbeat_at=_now())
+        .values(
+            objects_listed=totals[0],
+            partitions_done=totals[1],
+            objects_skipped=totals[2],
+            heartbeat_at=_now(),
+        )
     )
 
 

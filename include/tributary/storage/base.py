@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tributary.config import HIDDEN_FOLDER
 from tributary.errors import TributaryError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,8 @@ class ObjectStore(abc.ABC):
     """A bucket (or container, or directory) seen as a flat key space.
 
     Adapters implement the raw operations; the listing rules shared by every provider
-    (skip the hidden folder, skip folder markers) live here so no adapter can forget them.
+    (skip the hidden folder, skip folder markers, report data under a folder-like key) live
+    here so no adapter can forget them.
     """
 
     provider: str = ""
@@ -70,18 +74,48 @@ class ObjectStore(abc.ABC):
 
     # -- listing -------------------------------------------------------------------------
 
-    def list_pages(self, prefix: str, *, recursive: bool = True) -> Iterator[list[ObjectInfo]]:
+    def list_pages(
+        self,
+        prefix: str,
+        *,
+        recursive: bool = True,
+        on_skip: Callable[[ObjectInfo], None] | None = None,
+    ) -> Iterator[list[ObjectInfo]]:
         """Stream the objects under ``prefix`` page by page, as items would be indexed.
 
         Keys in the hidden folder and zero-byte folder markers (keys ending in ``/``) are
-        left out: they are never items. Non-recursive listing returns only the objects
-        directly under ``prefix``.
+        left out: they are never items. A key ending in ``/`` that holds data is left out
+        too, but never silently: it is logged as a warning and passed to ``on_skip`` (the
+        sync counts it on its run). Indexing it would give an item path ending in ``/``,
+        which is a folder on the local provider and in every path a user types, so such an
+        object could be neither downloaded by its name nor written back to a folder.
+        Non-recursive listing returns only the objects directly under ``prefix``.
         """
         hidden = self.hidden_prefix
         for page in self.list_raw(prefix, recursive=recursive):
-            kept = [o for o in page if not o.key.endswith("/") and not o.key.startswith(hidden)]
+            kept = []
+            for obj in page:
+                if obj.key.startswith(hidden):
+                    continue
+                if obj.key.endswith("/"):
+                    if obj.size:
+                        self._skipped(obj, on_skip)
+                    continue
+                kept.append(obj)
             if kept:
                 yield kept
+
+    def _skipped(self, obj: ObjectInfo, on_skip: Callable[[ObjectInfo], None] | None) -> None:
+        log.warning(
+            "Not indexed: %s://%s/%s holds %d bytes but its key ends in '/', which no item "
+            "path can; rename it to index it",
+            self.provider,
+            self.bucket,
+            obj.key,
+            obj.size,
+        )
+        if on_skip is not None:
+            on_skip(obj)
 
     def list_folders(self, prefix: str) -> list[str]:
         """The sub-folders directly under ``prefix`` (full prefixes ending in ``/``).

@@ -12,7 +12,7 @@ import functools
 import logging
 import mimetypes
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from tributary.catalog import Catalog, staging
 from tributary.catalog import datasets as dataset_queries
@@ -124,31 +124,40 @@ def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:
     with catalog.begin() as conn:
         descriptor = sync_queries.descriptor(conn, sync_id, index)
         sync_queries.begin_partition(conn, sync_id, index)
-    listed = 0
+    listed = skipped = 0
+
+    def count_skipped(_obj: ObjectInfo) -> None:
+        # An object holding data that cannot be an item: reported on the run, not dropped.
+        nonlocal skipped
+        skipped += 1
+
     started = time.monotonic()
     try:
-        for page in _pages_of(store, descriptor, page_size=listing_page_size()):
+        for page in _pages_of(store, descriptor, listing_page_size(), count_skipped):
             rows = [_staged_row(store, sync_id, index, o) for o in page]
             listed += len(rows)
             with catalog.begin() as conn:
                 staging.insert_rows(conn, rows)
-                sync_queries.partition_progress(conn, sync_id, index, listed)
+                sync_queries.partition_progress(conn, sync_id, index, listed, skipped)
             log.info("Partition %d: %d objects listed", index, listed)
     except Exception as exc:
         with catalog.begin() as conn:
             sync_queries.fail_partition(conn, sync_id, index, str(exc)[:500])
         raise
     with catalog.begin() as conn:
-        sync_queries.finish_partition(conn, sync_id, index, listed)
+        sync_queries.finish_partition(conn, sync_id, index, listed, skipped)
     log.info("Partition %d done: %d objects in %.1fs", index, listed, time.monotonic() - started)
     return listed
 
 
-def _pages_of(store: ObjectStore, descriptor: dict, page_size: int) -> Iterator[list[ObjectInfo]]:
+def _pages_of(
+    store: ObjectStore, descriptor: dict, page_size: int, on_skip: Callable[[ObjectInfo], None]
+) -> Iterator[list[ObjectInfo]]:
     """The partition's listing regrouped into full pages across its prefixes."""
     buffer: list[ObjectInfo] = []
     for prefix in descriptor["prefixes"]:
-        for page in store.list_pages(prefix, recursive=descriptor["recursive"]):
+        pages = store.list_pages(prefix, recursive=descriptor["recursive"], on_skip=on_skip)
+        for page in pages:
             buffer.extend(page)
             while len(buffer) >= page_size:
                 yield buffer[:page_size]
