@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from tributary import folder_templates
 from tributary.catalog import drivers as driver_queries
 from tributary.catalog.drivers import Driver
+from tributary.catalog.names import check_name
 from tributary.catalog.schema import datasets, items, quotas
 from tributary.errors import InvalidInput, NotFound
 
@@ -42,8 +43,7 @@ def create(
     lane: str | None = None,
 ) -> Dataset:
     """Insert a dataset; the name must be new and the driver must exist."""
-    if not name.strip() or "/" in name:
-        raise InvalidInput("a dataset name must be non-empty and contain no '/'")
+    check_name("dataset", name)
     _check_policy(ghost_grace_days, mass_delete_threshold)
     folder = normalise_folder(folder)
     if conn.execute(sa.select(datasets.c.id).where(datasets.c.name == name)).first():

@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tributary.catalog.names import check_name
 from tributary.catalog.schema import drivers
 from tributary.errors import InvalidInput, NotFound
 
@@ -60,12 +61,15 @@ def build(
     """A validated, not yet stored driver (id 0), so it can be probed before it is kept."""
     if provider not in PROVIDERS:
         raise InvalidInput(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
-    if not name.strip():
-        raise InvalidInput("a driver needs a name")
+    check_name("driver", name)
     if not bucket.strip():
         raise InvalidInput("a driver needs a bucket (a directory for the local provider)")
     if provider != "local" and not conn_id:
         raise InvalidInput(f"a {provider} driver needs --conn-id (an Airflow connection)")
+    if ".." in (path or "").split("/"):
+        # Every provider: a key prefix with '..' leaves the folder on disk, and on a cloud
+        # bucket it is a trap (a literal '..' prefix, or another tool resolving it).
+        raise InvalidInput(f"a driver path may not contain '..': {path!r}")
     if provider == "local":
         # Workers run elsewhere than the shell that created the driver: keep no relative path.
         bucket = str(Path(bucket).expanduser().resolve())

@@ -53,8 +53,10 @@ def open_dataset_store(dataset: Dataset) -> ObjectStore:
     """The store a dataset's files live in: its driver's, or the internal storage."""
     if dataset.driver is not None:
         return open_store(dataset.driver)
+    from tributary.catalog.names import check_name
     from tributary.storage.local import LocalStore
 
-    root = internal_storage_root() / dataset.name
+    # The name is a folder here: a catalog older than the name rules may hold a '..'.
+    root = internal_storage_root() / check_name("dataset", dataset.name)
     root.mkdir(parents=True, exist_ok=True)
     return LocalStore(str(root))
