@@ -1,12 +1,36 @@
-"""The local-folder adapter: a directory on the filesystem is the bucket."""
+"""The local-folder adapter: a directory on the filesystem is the bucket.
+
+Three rules keep a sync inside its folder and alive whatever the folder holds:
+
+* **Symbolic links are never followed**, neither to files nor to folders, inside the folder
+  or out of it. A link is not an item: the listing skips it and reports it. Every path is
+  opened one component at a time relative to its parent (``O_NOFOLLOW``), so a link swapped
+  in mid-sync, or a ``.tributary`` hidden folder that is a link, cannot redirect a read or a
+  write outside the folder; such a write fails naming the link. Only the root itself (the
+  driver's bucket, or the internal storage) may be reached through a link: it is the
+  operator's choice, not the folder's content.
+* **One bad entry never stops a listing.** An entry that cannot be listed (a link, an
+  unreadable folder, a FIFO, a socket, a device) is skipped, counted and logged; an entry
+  deleted while it is listed is simply not listed. Only a root that is missing or unreadable
+  fails the listing. Walking relative to open folders also lists trees deeper than PATH_MAX.
+* **Names that are not valid UTF-8 keep their bytes**: each undecodable byte becomes
+  ``%XX`` (upper-case hex, 80–FF) and, in such a name only, ``%`` becomes ``%25``. Valid
+  names are never escaped. A key segment maps back to the literal name when it exists, else
+  to the bytes it escapes; an escaped name that equals a sibling's literal name is skipped
+  and reported, so two files never share a key.
+"""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import errno
+import logging
 import os
-import tempfile
+import re
+import stat
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +44,59 @@ from tributary.storage.base import (
     StorageError,
 )
 
+log = logging.getLogger(__name__)
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO swapped in for a file must not hang a read (no effect on regular files).
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# A link met with O_NOFOLLOW: ELOOP on Linux, ENOTDIR with O_DIRECTORY on some kernels.
+_LINK_ERRNOS = (errno.ELOOP, errno.ENOTDIR, errno.EMLINK)
+# Per listing, this many skipped entries are logged one by one; the rest only counted.
+LOGGED_SKIPS = 20
+
+_ESCAPE = re.compile(r"%(25|[89A-F][0-9A-F])")
+
+
+class LinkRefused(StorageError):
+    """A write or delete would go through a symbolic link, which Tributary never follows."""
+
+
+def escape_name(name: str) -> str:
+    """A file name as a key segment: itself when valid UTF-8, else its bytes escaped.
+
+    ``name`` comes from the OS with undecodable bytes as lone surrogates (PEP 383).
+    """
+    if name.isascii():
+        return name
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    return "".join(
+        f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else "%25" if c == "%" else c
+        for c in name
+    )
+
+
+def unescape_name(segment: str) -> str | None:
+    """The OS name a key segment escapes, or None when it is not an escaped name."""
+    if "%" not in segment:
+        return None
+    raw = _ESCAPE.sub(lambda m: "%" if m[1] == "25" else chr(0xDC00 + int(m[1], 16)), segment)
+    # Only names with an undecodable byte are escaped: a result without one is literal.
+    return raw if raw != segment and escape_name(raw) == segment else None
+
 
 class LocalStore(ObjectStore):
     """Keys are paths relative to the root directory, with ``/`` separators.
 
-    The etag is ``<size hex>-<mtime ns hex>``: it changes when the content is rewritten
-    and survives a rename (which keeps size and mtime), at the cost of a stat, not a hash.
+    The etag is ``<size>-<mtime ns>-<inode>`` in hex: a rename within the filesystem keeps
+    all three, a rewrite changes the mtime or (write-and-rename saves) the inode, and two
+    files that exist at once never share an inode, however coarse the clock. The device
+    number is left out: it can change across reboots and remounts, and would then make
+    every item look changed.
     """
 
     provider = "local"
@@ -44,8 +115,6 @@ class LocalStore(ObjectStore):
         try:
             yield
         except FileNotFoundError as exc:
-            if not self.root.is_dir():
-                raise BucketNotFound(f"local folder {self.root} does not exist") from exc
             raise ObjectNotFound(f"{target} does not exist") from exc
         except PermissionError as exc:
             raise AccessDenied(f"{action} denied on {target} ({exc.strerror})") from exc
@@ -54,79 +123,305 @@ class LocalStore(ObjectStore):
                 raise AccessDenied(f"{action} denied on {target}: read-only filesystem") from exc
             raise StorageError(f"{action} failed on {target}: {exc.strerror}") from exc
 
-    def _check_root(self) -> None:
-        if not self.root.is_dir():
-            raise BucketNotFound(f"local folder {self.root} does not exist")
+    # -- walking without following links -------------------------------------------------
+
+    def _open_root(self) -> int:
+        try:
+            return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError as exc:
+            raise BucketNotFound(f"local folder {self.root} does not exist") from exc
+        except NotADirectoryError as exc:
+            raise BucketNotFound(f"{self.root} is a file, not a folder") from exc
+        except PermissionError as exc:
+            raise AccessDenied(f"list denied on {self.root} ({exc.strerror})") from exc
+
+    def _open_folder(self, segments: list[str], *, create: bool = False) -> int:
+        """An fd of the folder at ``segments`` under the root, never through a link.
+
+        Raises ``LinkRefused`` naming the first link on the way; with ``create``, missing
+        folders are made (each inside the last one opened, so never outside the root).
+        """
+        fd = self._open_root()
+        try:
+            for depth, segment in enumerate(segments):
+                name = _name_in(fd, segment)
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    with contextlib.suppress(FileExistsError):  # a concurrent writer made it
+                        os.mkdir(name, dir_fd=fd)
+                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in _LINK_ERRNOS and _is_link(fd, name):
+                        where = "/".join(segments[: depth + 1])
+                        raise LinkRefused(
+                            f"{self.root}/{where} is a symbolic link; Tributary does not follow "
+                            "links (make it a real folder)"
+                        ) from exc
+                    raise
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _parent_of(self, key: str, *, create: bool = False) -> tuple[int, str]:
+        """(fd of the key's folder, the on-disk name of its last segment)."""
+        segments = _segments(key)
+        if not segments:
+            raise ObjectNotFound(f"{key!r} is not an object key")
+        fd = self._open_folder(segments[:-1], create=create)
+        return fd, _name_in(fd, segments[-1])
+
+    # -- listing -------------------------------------------------------------------------
 
     def list_raw(self, prefix: str, *, recursive: bool = True) -> Iterator[list[ObjectInfo]]:
-        self._check_root()
+        os.close(self._open_root())  # a missing root is BucketNotFound, not an empty folder
         page_size = listing_page_size()
         page: list[ObjectInfo] = []
+        skips = _Skips(f"{self.root}/{prefix}")
         pending = [prefix]
-        with self._errors("list", prefix):
+        try:
             while pending:
                 folder = pending.pop()
-                directory = self.root / folder if folder else self.root
-                if not directory.is_dir():
+                fd = self._open_listed(folder, prefix, skips)
+                if fd is None:
                     continue
-                with os.scandir(directory) as entries:
-                    for entry in entries:
-                        key = f"{folder}{entry.name}"
-                        if entry.is_dir(follow_symlinks=False):
-                            if recursive:
-                                pending.append(f"{key}/")
-                            continue
-                        stat = entry.stat()
-                        page.append(_info(key, stat))
-                        if len(page) >= page_size:
-                            yield page
-                            page = []
-        if page:
-            yield page
+                try:
+                    with self._errors("list", folder), os.scandir(fd) as entries:
+                        for entry in entries:
+                            info = self._listed(folder, fd, entry, skips, pending, recursive)
+                            if info is None:
+                                continue
+                            page.append(info)
+                            if len(page) >= page_size:
+                                yield page
+                                page = []
+                finally:
+                    os.close(fd)
+            if page:
+                yield page
+        finally:
+            skips.report()
+
+    def _open_listed(self, folder: str, prefix: str, skips: _Skips) -> int | None:
+        """The folder to list, or None (skipped and reported, or vanished: nothing to list).
+
+        Only the folder asked for at the driver's root may fail the listing: below it, one
+        unreadable folder is one entry.
+        """
+        try:
+            return self._open_folder(_segments(folder))
+        except FileNotFoundError:
+            return None  # not there (any more): nothing to list
+        except (OSError, LinkRefused) as exc:
+            if folder == prefix and prefix in ("", self.prefix):
+                with self._errors("list", folder):
+                    raise
+            skips.add(folder, _reason(exc))
+            return None
+
+    def _listed(
+        self,
+        folder: str,
+        fd: int,
+        entry: os.DirEntry,
+        skips: _Skips,
+        pending: list[str],
+        recursive: bool,
+    ) -> ObjectInfo | None:
+        """One directory entry as an object, a folder to walk (None), or a reported skip."""
+        name = escape_name(entry.name)
+        key = f"{folder}{name}"
+        try:
+            if name is not entry.name and _exists(fd, name):
+                skips.add(key, "escaped name equals a sibling's name")
+                return None
+            if entry.is_symlink():
+                skips.add(key, "symbolic link (not followed)")
+                return None
+            if entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    pending.append(f"{key}/")
+                return None
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # deleted while listed: simply not there
+        except OSError as exc:
+            skips.add(key, _reason(exc))
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            skips.add(key, "not a regular file")
+            return None
+        return _info(key, info)
 
     def list_subprefixes(self, prefix: str) -> list[str]:
-        self._check_root()
-        directory = self.root / prefix if prefix else self.root
-        if not directory.is_dir():
+        try:
+            fd = self._open_folder(_segments(prefix))
+        except FileNotFoundError:
             return []
-        with self._errors("list", prefix), os.scandir(directory) as entries:
-            return [f"{prefix}{e.name}/" for e in entries if e.is_dir(follow_symlinks=False)]
+        except (OSError, LinkRefused):
+            if prefix in ("", self.prefix):
+                raise
+            return []  # reported by the listing that walks into it
+        try:
+            with self._errors("list", prefix), os.scandir(fd) as entries:
+                names = {e.name: escape_name(e.name) for e in entries if _is_real_dir(e)}
+        finally:
+            os.close(fd)
+        # An escaped name that is also a sibling's literal name is the sibling's (see above).
+        kept = {key for name, key in names.items() if key is name or key not in names}
+        return [f"{prefix}{key}/" for key in kept]
+
+    # -- objects -------------------------------------------------------------------------
 
     def head(self, key: str) -> ObjectInfo:
         with self._errors("get", key):
-            return _info(key, (self.root / key).stat())
+            fd, name = self._reading(key)
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            finally:
+                os.close(fd)
+        if stat.S_ISLNK(info.st_mode):
+            raise ObjectNotFound(f"{self.root}/{key} is a symbolic link (not followed)")
+        if not stat.S_ISREG(info.st_mode):
+            raise ObjectNotFound(f"{self.root}/{key} is not a file")
+        return _info(key, info)
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> bytes:
-        with self._errors("get", key), open(self.root / key, "rb") as handle:
-            handle.seek(start)
-            return handle.read() if length is None else handle.read(length)
+        with self._errors("get", key):
+            parent, name = self._reading(key)
+            try:
+                fd = os.open(name, _READ_FLAGS, dir_fd=parent)
+            except OSError as exc:
+                if exc.errno in _LINK_ERRNOS and _is_link(parent, name):
+                    raise ObjectNotFound(
+                        f"{self.root}/{key} is a symbolic link (not followed)"
+                    ) from exc
+                raise
+            finally:
+                os.close(parent)
+            with open(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise ObjectNotFound(f"{self.root}/{key} is not a file")
+                handle.seek(start)
+                return handle.read() if length is None else handle.read(length)
+
+    def _reading(self, key: str) -> tuple[int, str]:
+        """The key's folder and name for a read: a link on the way means no such object."""
+        try:
+            return self._parent_of(key)
+        except LinkRefused as exc:
+            raise ObjectNotFound(str(exc)) from exc
 
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        self._check_root()
-        target = self.root / key
         with self._errors("put", key):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside the target and rename, so readers never see half a file.
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tributary-tmp-")
+            parent, name = self._parent_of(key, create=True)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+                # Write beside the target and rename, so readers never see half a file; the
+                # rename replaces a link at the target itself, never what it points to.
+                tmp = f".tributary-tmp-{uuid.uuid4().hex}"
+                fd = os.open(tmp, _WRITE_FLAGS, 0o600, dir_fd=parent)
+                try:
+                    with open(fd, "wb") as handle:
+                        handle.write(data)
+                    os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+                except BaseException:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp, dir_fd=parent)
+                    raise
+            finally:
+                os.close(parent)
 
     def delete(self, key: str) -> None:
-        self._check_root()
-        with self._errors("delete", key), contextlib.suppress(FileNotFoundError):
-            os.unlink(self.root / key)
+        with self._errors("delete", key):
+            try:
+                parent, name = self._parent_of(key)
+            except FileNotFoundError:
+                os.close(self._open_root())  # a missing root is still an error
+                return
+            try:
+                # unlink never follows a link: a link at the key is removed, not its target.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=parent)
+            finally:
+                os.close(parent)
 
 
-def _info(key: str, stat: os.stat_result) -> ObjectInfo:
+class _Skips:
+    """Entries one listing left out: counted by reason, the first few logged by name."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.reasons: collections.Counter[str] = collections.Counter()
+
+    def add(self, key: str, reason: str) -> None:
+        if self.reasons.total() < LOGGED_SKIPS:
+            log.warning("Skipped %r: %s", key, reason)
+        self.reasons[reason] += 1
+
+    def report(self) -> None:
+        if self.reasons:
+            counts = ", ".join(f"{n} {reason}" for reason, n in self.reasons.most_common())
+            log.warning(
+                "Skipped %d entries listing %s: %s", self.reasons.total(), self.where, counts
+            )
+
+
+def _segments(key: str) -> list[str]:
+    """A key (or a prefix ending in '/') as path segments; refuses any way out of the root."""
+    parts = key.removesuffix("/").split("/") if key else []
+    if any(part in ("", ".", "..") or "\0" in part for part in parts):
+        raise ObjectNotFound(f"{key!r} is not a path inside the folder")
+    return parts
+
+
+def _name_in(fd: int, segment: str) -> str:
+    """The on-disk name of a key segment in the folder ``fd``: the literal name when it
+    exists (or nothing does), else the undecodable bytes it escapes."""
+    raw = unescape_name(segment)
+    if raw is None or _exists(fd, segment) or not _exists(fd, raw):
+        return segment
+    return raw
+
+
+def _exists(fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _is_link(fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _is_real_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, LinkRefused):
+        return "symbolic link (not followed)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)
+
+
+def _info(key: str, info: os.stat_result) -> ObjectInfo:
     return ObjectInfo(
         key=key,
-        size=stat.st_size,
-        etag=f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
-        last_modified=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+        size=info.st_size,
+        etag=f"{info.st_size:x}-{info.st_mtime_ns:x}-{info.st_ino:x}",
+        last_modified=dt.datetime.fromtimestamp(info.st_mtime, dt.UTC),
     )

@@ -1,0 +1,93 @@
+"""Syncs of hostile local folders end with the right catalog (issue 9, B1/B2, B4–B6, B18)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.sync.upstream_steps import upstream_sync
+from tributary.catalog import datasets, drivers
+from tributary.catalog import items as item_queries
+from tributary.catalog.schema import items
+
+
+def catalog_items(catalog, dataset="ds") -> dict[str, dict]:
+    with catalog.begin() as conn:
+        return {row["path"]: row for row in item_queries.iterate(conn, dataset, "active")}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "bucket"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def dataset(catalog, folder):
+    with catalog.begin() as conn:
+        drivers.create(conn, name="d", provider="local", bucket=str(folder))
+        datasets.create(conn, name="ds", driver_name="d")
+    return "ds"
+
+
+def test_same_size_files_written_in_one_tick_keep_their_identity_through_mv(
+    catalog, folder, dataset
+):
+    (folder / "a").mkdir()
+    stamp = 1_700_000_000_000_000_000
+    for i in range(200):
+        path = folder / "a" / f"f{i:03}.bin"
+        path.write_bytes(b"%08d" % i)  # different files, one size
+        os.utime(path, ns=(stamp, stamp))  # a coarse kernel clock: one mtime for all
+    upstream_sync(catalog, dataset)
+    before = catalog_items(catalog)
+    with catalog.begin() as conn:
+        conn.execute(
+            items.update().where(items.c.path == "/a/f007.bin").values(user_metadata={"k": 7})
+        )
+
+    (folder / "a").rename(folder / "b")  # mv a b
+    report = upstream_sync(catalog, dataset, allow_mass_delete=True)
+
+    counts = report["counts"]
+    assert (counts["renamed"], counts["new"], counts["vanished"]) == (200, 0, 0)
+    after = catalog_items(catalog)
+    assert {p: r["id"] for p, r in after.items()} == {
+        p.replace("/a/", "/b/"): r["id"] for p, r in before.items()
+    }
+    assert after["/b/f007.bin"]["user_metadata"] == {"k": 7}
+
+
+def test_links_odd_entries_and_odd_names_never_stop_a_sync(catalog, folder, dataset, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(b"secret")
+    (folder / "ok.jpg").write_bytes(b"ok")
+    (folder / "passwd").symlink_to("/etc/passwd")
+    (folder / "secret.jpg").symlink_to(outside / "secret.jpg")
+    (folder / "out").symlink_to(outside, target_is_directory=True)
+    (folder / "dangling").symlink_to(folder / "nowhere")
+    (folder / "loop").symlink_to(folder / "loop")
+    os.mkfifo(folder / "pipe.jpg")
+    with open(os.fsencode(folder) + b"/caf\xe9.jpg", "wb") as handle:
+        handle.write(b"latin-1 name")
+
+    report = upstream_sync(catalog, dataset)
+
+    assert sorted(catalog_items(catalog)) == ["/caf%E9.jpg", "/ok.jpg"]
+    assert report["counts"]["new"] == 2
+
+
+def test_a_vanished_escaped_name_is_a_ghost_and_a_moved_one_a_rename(catalog, folder, dataset):
+    raw = os.fsencode(folder) + b"/\xff.bin"
+    with open(raw, "wb") as handle:
+        handle.write(b"bytes")
+    upstream_sync(catalog, dataset)
+
+    os.rename(raw, os.fsencode(folder) + b"/\xfe.bin")
+    report = upstream_sync(catalog, dataset, allow_mass_delete=True)
+
+    assert report["counts"]["renamed"] == 1
+    assert sorted(catalog_items(catalog)) == ["/%FE.bin"]
