@@ -502,12 +502,23 @@ def _run_line(run: dict) -> str:
     return line + (f"\n       error: {run['error']}" if run["error"] else "")
 
 
+def _with_hint(exc: TributaryError) -> str:
+    """An error's one line, with the CLI command that helps next (domain errors name none)."""
+    from tributary.errors import DatasetNotFound, DriverNotFound
+
+    if isinstance(exc, DatasetNotFound):
+        return f"{exc} (see: tributary dataset list)"
+    if isinstance(exc, DriverNotFound):
+        return f"{exc} (see: tributary driver list)"
+    return str(exc)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning Tributary errors into one line and exit 1."""
     try:
         app(standalone_mode=False)
     except TributaryError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_with_hint(exc)}", err=True)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -9,6 +9,14 @@ class NotFound(TributaryError):
     """A named driver, dataset or item does not exist."""
 
 
+class DriverNotFound(NotFound):
+    """No driver has the given name."""
+
+
+class DatasetNotFound(NotFound):
+    """No dataset has the given name."""
+
+
 class InvalidInput(TributaryError):
     """A user-supplied value is malformed or contradicts another one."""
 

@@ -34,7 +34,7 @@ def test_migrations_create_every_table_and_are_idempotent(catalog, catalog_url):
 def test_driver_validation(catalog):
     with pytest.raises(InvalidInput, match="unknown provider"):
         drivers.build(name="x", provider="ftp", bucket="b")
-    with pytest.raises(InvalidInput, match="needs --conn-id"):
+    with pytest.raises(InvalidInput, match="needs conn_id"):
         drivers.build(name="x", provider="s3", bucket="b")
     driver = drivers.build(name="x", provider="s3", bucket="b", conn_id="c", path="/a/b/")
     assert driver.prefix == "a/b/"

@@ -187,7 +187,7 @@ def test_mass_delete_guard_stops_before_applying(catalog, dataset, bucket):
         (bucket / key).unlink()
     (bucket / "new.jpg").write_bytes(b"n")
 
-    with pytest.raises(MassDeleteRefused, match=r"3 of 12 items .* --allow-mass-delete"):
+    with pytest.raises(MassDeleteRefused, match=r"3 of 12 items .* set allow_mass_delete"):
         upstream_sync(catalog, dataset)
 
     assert catalog_items(catalog) == before  # nothing applied, not even the new file

@@ -13,7 +13,7 @@ from tributary.catalog import drivers as driver_queries
 from tributary.catalog.drivers import Driver
 from tributary.catalog.names import check_name
 from tributary.catalog.schema import datasets, items, quotas
-from tributary.errors import InvalidInput, NotFound
+from tributary.errors import DatasetNotFound, InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def get(conn: Connection, name: str) -> Dataset:
     """The dataset called ``name``."""
     row = conn.execute(sa.select(datasets).where(datasets.c.name == name)).first()
     if row is None:
-        raise NotFound(f"no dataset named {name!r} (see: tributary dataset list)")
+        raise DatasetNotFound(f"no dataset named {name!r}")
     return _from_row(conn, row)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from tributary.catalog.names import check_name
 from tributary.catalog.schema import drivers
-from tributary.errors import InvalidInput, NotFound
+from tributary.errors import DriverNotFound, InvalidInput, NotFound
 
 PROVIDERS = ("local", "s3", "azure", "gcs")
 
@@ -65,7 +65,7 @@ def build(
     if not bucket.strip():
         raise InvalidInput("a driver needs a bucket (a directory for the local provider)")
     if provider != "local" and not conn_id:
-        raise InvalidInput(f"a {provider} driver needs --conn-id (an Airflow connection)")
+        raise InvalidInput(f"a {provider} driver needs conn_id (an Airflow connection id)")
     if ".." in (path or "").split("/"):
         # Every provider: a key prefix with '..' leaves the folder on disk, and on a cloud
         # bucket it is a trap (a literal '..' prefix, or another tool resolving it).
@@ -119,7 +119,7 @@ def get(conn: Connection, name: str) -> Driver:
     """The driver called ``name``."""
     row = conn.execute(sa.select(drivers).where(drivers.c.name == name)).first()
     if row is None:
-        raise NotFound(f"no driver named {name!r} (see: tributary driver list)")
+        raise DriverNotFound(f"no driver named {name!r}")
     return _from_row(row)
 
 

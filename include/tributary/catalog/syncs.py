@@ -243,7 +243,7 @@ def _swap_holder(conn: Connection, dataset_id: int, holder: int, sync_id: int) -
 def _held_by(run: dict) -> str:
     return (
         f"sync {run['id']} of this dataset ({run['kind']}, Airflow run {run['run_id']}) "
-        "is still running; wait for it to finish (tributary runs DATASET)"
+        "is still running; wait for it to finish"
     )
 
 

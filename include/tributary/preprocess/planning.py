@@ -81,8 +81,8 @@ def problems(planned: dict, failed_batches: int) -> list[str]:
     """Why the run should end failed, one sentence each (empty: it succeeded)."""
     found = [
         f"dataset {u['dataset']!r} is in lane {u['lane']!r}, which TRIBUTARY_LANES does not "
-        f"define: its items were not preprocessed (define the lane, or "
-        f"`tributary dataset set {u['dataset']} --lane ''` for the shared lane)"
+        "define: its items were not preprocessed (define the lane, or set the dataset's "
+        "lane to '' for the shared lane)"
         for u in planned["unplaced"]
     ]
     if failed_batches:

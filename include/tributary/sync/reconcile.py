@@ -149,9 +149,8 @@ def _check_mass_delete(conn, dataset, vanished: int, allow_mass_delete: bool) ->
         raise MassDeleteRefused(
             f"this sync would mark {vanished} of {active} items of dataset {dataset.name!r} "
             f"as ghosts ({vanished / max(active, 1):.0%}, threshold {threshold:.0%}); nothing "
-            "was applied. If the files really are gone, run it again with allow_mass_delete "
-            f"(tributary sync {dataset.name} --allow-mass-delete, or the Trigger form); "
-            "tributary sync --dry-run lists them first"
+            "was applied. If the files really are gone, set allow_mass_delete to apply "
+            "anyway; a dry run lists them first"
         )
 
 
