@@ -1,0 +1,126 @@
+"""Storage drivers: create one (probed, kept only if the probe passes), check, list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tributary.catalog import Catalog
+from tributary.catalog import drivers as driver_queries
+from tributary.catalog.drivers import Driver
+from tributary.errors import InvalidInput, TributaryError
+from tributary.storage import ObjectStore, StorageError, open_store
+from tributary.storage.probe import probe
+
+
+class DriverNotCreated(TributaryError):
+    """A new driver failed its permission probe, so nothing was kept.
+
+    ``driver`` is the driver as it would have been, ``check`` the probe's report: a front
+    end shows which permission is missing.
+    """
+
+    def __init__(self, driver: Driver, check: dict) -> None:
+        super().__init__(f"driver {driver.name!r} not created: a required permission is missing")
+        self.driver = driver
+        self.check = check
+
+
+@dataclass(frozen=True)
+class ProbedDriver:
+    """A driver and the report of the permission probe just run on it."""
+
+    driver: Driver
+    check: dict
+
+    @property
+    def ok(self) -> bool:
+        """True when every required permission holds."""
+        return bool(self.check["ok"])
+
+
+@dataclass(frozen=True)
+class DriverStatus:
+    """A driver with the result of its last permission probe (None: never probed)."""
+
+    driver: Driver
+    last_check: dict | None
+
+    @property
+    def check_ok(self) -> bool | None:
+        """Whether the last probe passed; None when the driver was never probed."""
+        return self.last_check["ok"] if self.last_check else None
+
+    def as_dict(self) -> dict:
+        """The driver's JSON shape with ``check_ok``."""
+        return {**self.driver.as_dict(), "check_ok": self.check_ok}
+
+
+def create_driver(
+    catalog: Catalog,
+    *,
+    name: str,
+    provider: str,
+    bucket: str,
+    conn_id: str | None = None,
+    path: str = "",
+    storage_class: str = "standard",
+    region: str | None = None,
+    allow_delete: bool = False,
+) -> ProbedDriver:
+    """Create a driver: validate it, probe its permissions, keep it only if they hold.
+
+    Raises ``InvalidInput`` (a bad field, a taken name, a folder path naming one file) or
+    ``DriverNotCreated`` (the probe failed; it carries the report).
+    """
+    driver = driver_queries.build(
+        name=name,
+        provider=provider,
+        bucket=bucket,
+        conn_id=conn_id,
+        path=path,
+        storage_class=storage_class,
+        region=region,
+        allow_delete=allow_delete,
+    )
+    with catalog.begin() as conn:
+        driver_queries.ensure_name_free(conn, name)
+    store = open_store(driver)
+    refuse_single_file_path(store, path)
+    check = probe(store, allow_delete=allow_delete).as_dict()
+    if not check["ok"]:
+        raise DriverNotCreated(driver, check)
+    with catalog.begin() as conn:
+        stored = driver_queries.insert(conn, driver, check=check)
+    return ProbedDriver(stored, check)
+
+
+def refuse_single_file_path(store: ObjectStore, path: str) -> None:
+    """The folder path must be a folder: a path naming one file is refused (as the spec
+    says). A path that cannot be read is let through: the probe will say why."""
+    key = path.strip().strip("/")
+    if not key:
+        return
+    try:
+        store.read(key, 0, 1)
+    except StorageError:
+        return
+    raise InvalidInput(f"folder path {path!r} is a single file; give a folder")
+
+
+def check_driver(catalog: Catalog, name: str) -> ProbedDriver:
+    """Probe a driver's permissions again and record the result on it."""
+    with catalog.begin() as conn:
+        driver = driver_queries.get(conn, name)
+    check = probe(open_store(driver), allow_delete=driver.allow_delete).as_dict()
+    with catalog.begin() as conn:
+        driver_queries.record_check(conn, name, check)
+    return ProbedDriver(driver, check)
+
+
+def list_drivers(catalog: Catalog) -> list[DriverStatus]:
+    """Every driver, by name, with its last probe result."""
+    with catalog.begin() as conn:
+        return [
+            DriverStatus(driver, driver_queries.last_check(conn, driver.name))
+            for driver in driver_queries.list_all(conn)
+        ]

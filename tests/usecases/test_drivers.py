@@ -1,0 +1,97 @@
+"""Drivers: created only when their probe passes, checked again, listed."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tributary.errors import DriverNotFound, InvalidInput
+from tributary.usecases.drivers import (
+    DriverNotCreated,
+    check_driver,
+    create_driver,
+    list_drivers,
+)
+
+
+def test_a_driver_whose_probe_passes_is_kept(catalog, bucket):
+    created = create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+
+    assert created.ok and created.driver.id > 0
+    assert created.check["location"].endswith("bucket")
+    assert {name for name, r in created.check["permissions"].items() if r["ok"]} >= {
+        "list",
+        "get",
+        "put",
+    }
+    (status,) = list_drivers(catalog)
+    assert status.driver == created.driver and status.check_ok is True
+    assert status.as_dict()["check_ok"] is True and status.as_dict()["name"] == "cam"
+
+
+def test_a_driver_whose_probe_fails_is_not_kept(catalog, tmp_path):
+    with pytest.raises(DriverNotCreated, match="'bad' not created: a required permission") as e:
+        create_driver(catalog, name="bad", provider="local", bucket=str(tmp_path / "nope"))
+
+    assert e.value.check["ok"] is False and e.value.driver.name == "bad"
+    assert list_drivers(catalog) == []
+
+
+def test_a_folder_path_naming_one_file_is_refused(catalog, bucket):
+    with pytest.raises(InvalidInput, match=r"'b.png' is a single file"):
+        create_driver(catalog, name="f", provider="local", bucket=str(bucket), path="b.png")
+
+    assert list_drivers(catalog) == []
+
+
+def test_a_folder_path_naming_a_folder_is_kept(catalog, bucket):
+    created = create_driver(catalog, name="f", provider="local", bucket=str(bucket), path="/sub")
+
+    assert created.driver.path == "sub/"
+
+
+def test_a_taken_name_is_refused_before_probing(catalog, bucket):
+    create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+
+    with pytest.raises(InvalidInput, match="'cam' already exists"):
+        create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param({"provider": "ftp"}, "unknown provider 'ftp'", id="provider"),
+        pytest.param({"provider": "s3"}, "needs conn_id", id="cloud-without-connection"),
+    ],
+)
+def test_invalid_fields_are_refused(catalog, bucket, fields, message):
+    with pytest.raises(InvalidInput, match=message):
+        create_driver(catalog, name="x", bucket=str(bucket), **fields)
+
+
+def test_a_check_records_its_result(catalog, bucket):
+    create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+    shutil.rmtree(bucket)
+
+    checked = check_driver(catalog, "cam")
+
+    assert checked.ok is False
+    (status,) = list_drivers(catalog)
+    assert status.check_ok is False
+    assert status.last_check["checked_at"] == checked.check["checked_at"]
+
+
+def test_a_driver_never_checked_says_so(catalog, bucket):
+    from tributary.catalog import drivers
+
+    with catalog.begin() as conn:
+        drivers.create(conn, name="raw", provider="local", bucket=str(bucket))
+
+    (status,) = list_drivers(catalog)
+    assert status.check_ok is None and status.as_dict()["check_ok"] is None
+
+
+def test_checking_an_unknown_driver_names_it(catalog):
+    with pytest.raises(DriverNotFound, match=r"^no driver named 'nope'$"):
+        check_driver(catalog, "nope")
