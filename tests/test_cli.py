@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
 
 from tests.dags.runner import run_dag
 from tributary import cli
+from tributary.errors import MassDeleteRefused
 
 
 def tributary(capsys, monkeypatch, *args):
@@ -212,3 +214,40 @@ def test_a_lane_must_be_defined(run, tmp_path, monkeypatch):
     assert code == 0 and "lane acme" in out
     assert json_lines(run("dataset", "list", "--json")[1])[0]["lane"] == "acme"
     assert "lane shared" in run("dataset", "set", "ds", "--lane", "")[1]
+
+
+def test_unknown_driver_points_to_the_list(run):
+    code, _, err = run("driver", "check", "nope")
+    assert code == 1
+    assert err == "error: no driver named 'nope' (see: tributary driver list)\n"
+
+
+def test_a_refused_sync_shows_the_command_that_allows_it(run, tmp_path):
+    from tests.sync.upstream_steps import upstream_sync
+    from tributary.usecases.catalog import open_catalog
+
+    root = tmp_path / "bucket"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(b"a")
+    assert run("driver", "create", "d", "--provider", "local", "--bucket", str(root))[0] == 0
+    assert run("dataset", "create", "ds", "--driver", "d", "--no-sync")[0] == 0
+    upstream_sync(open_catalog(), "ds")
+    (root / "a.jpg").unlink()
+    with pytest.raises(MassDeleteRefused):
+        upstream_sync(open_catalog(), "ds")
+
+    code, out, _ = run("runs", "ds")
+
+    assert code == 0
+    refused = out.split("\n#")[0]
+    assert "error: this sync would mark 1 of 1 items" in refused
+    assert "hint: if the files really are gone: tributary sync ds --allow-mass-delete" in refused
+
+
+def test_the_cli_loads_neither_the_catalog_nor_airflow_to_start():
+    code = (
+        "import sys, tributary.cli\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'airflow', 'sqlalchemy'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
