@@ -17,9 +17,13 @@ from tributary.errors import TributaryError
 class AirflowUnreachable(TributaryError):
     """No Airflow API server answers at the configured address."""
 
+    permanent = False
+
 
 class AirflowRefused(TributaryError):
     """Airflow answered with an HTTP error."""
+
+    permanent = False
 
     def __init__(self, message: str, status_code: int) -> None:
         super().__init__(message)

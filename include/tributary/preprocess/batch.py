@@ -36,6 +36,8 @@ RECORD_EVERY = 100  # outcomes per catalog write: progress survives a killed tas
 class ItemsDeferred(TributaryError):
     """Some items could not be read or written (storage errors); they stay pending."""
 
+    permanent = False  # the storage errors may pass: the retry takes the pending items
+
 
 def thumbnail_spec() -> ThumbnailSpec | None:
     """The configured thumbnail settings (None: ``TRIBUTARY_THUMBNAIL_FORMAT=none``)."""

@@ -28,25 +28,37 @@ class ObjectInfo:
 class StorageError(TributaryError):
     """A storage operation failed; the message names the problem in one line."""
 
+    permanent = False  # a throttled or dropped request: worth a retry
+
 
 class BucketNotFound(StorageError):
     """The bucket, container or directory does not exist."""
+
+    permanent = True
 
 
 class AccessDenied(StorageError):
     """The credentials are valid but lack a permission."""
 
+    permanent = True
+
 
 class BadCredentials(StorageError):
     """The credentials are missing, malformed or rejected."""
+
+    permanent = True
 
 
 class Unreachable(StorageError):
     """The storage endpoint could not be reached."""
 
+    permanent = False
+
 
 class ObjectNotFound(StorageError):
     """The key does not exist."""
+
+    permanent = False  # a file may vanish mid-sync; the next listing decides
 
 
 class ObjectStore(abc.ABC):

@@ -9,7 +9,7 @@ from tributary.catalog import Catalog
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
-from tributary.errors import TributaryError
+from tributary.errors import ListingIncomplete
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def check_quota(catalog: Catalog, sync_id: int) -> int:
     with catalog.begin() as conn:
         incomplete = sync_queries.incomplete_partitions(conn, sync_id)
         if incomplete:
-            raise TributaryError(
+            raise ListingIncomplete(
                 f"listing incomplete: partitions {incomplete} did not finish; nothing indexed"
             )
         dataset = dataset_queries.get_by_id(conn, sync_queries.get(conn, sync_id)["dataset_id"])

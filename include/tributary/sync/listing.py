@@ -20,16 +20,12 @@ from tributary.catalog import drivers as driver_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
 from tributary.config import listing_page_size, lock_stale_after, lock_wait, max_partitions
-from tributary.errors import TributaryError
+from tributary.errors import PermissionsMissing
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
 from tributary.storage.probe import probe
 from tributary.sync import partitions, scope
 
 log = logging.getLogger(__name__)
-
-
-class PermissionsMissing(TributaryError):
-    """The probe found a mandatory permission missing."""
 
 
 def _dataset_of(catalog: Catalog, sync_id: int) -> tuple[Dataset, ObjectStore]:
