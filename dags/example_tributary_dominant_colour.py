@@ -20,12 +20,12 @@ import io
 from airflow.sdk import Param, dag, task
 from PIL import Image
 
+from tributary.assets import ITEMS_CREATED
 from tributary.catalog import datasets
 from tributary.catalog import items as item_queries
 from tributary.hooks.catalog import open_catalog
-from tributary.operators.assets import ITEMS_CREATED
-from tributary.operators.failures import RETRY_POLICY
 from tributary.storage import open_dataset_store
+from tributary.tasks.errors import RETRY_POLICY
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff")
 

@@ -23,13 +23,14 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, task
 
+from tributary.assets import ITEMS_CREATED, ITEMS_CREATED_EVENTS
 from tributary.config import event_sources
 from tributary.hooks.catalog import open_catalog
-from tributary.operators.assets import ITEMS_CREATED, ITEMS_CREATED_EVENTS
-from tributary.operators.event_sources import event_assets, schedule_for
-from tributary.operators.failures import RETRY_POLICY, close_sync_on_failure, task_errors
-from tributary.operators.run_context import airflow_run_alive
 from tributary.sync import events
+from tributary.tasks.callbacks import close_sync_on_failure
+from tributary.tasks.errors import RETRY_POLICY, task_errors
+from tributary.tasks.run_context import airflow_run_alive
+from tributary.triggers.event_sources import event_assets, schedule_for
 
 
 @dag(

@@ -24,11 +24,12 @@ import datetime as dt
 from airflow.sdk import Metadata, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from tributary.assets import ITEMS_CREATED
 from tributary.hooks.catalog import open_catalog
-from tributary.operators.assets import ITEMS_CREATED
-from tributary.operators.failures import RETRY_POLICY, close_sync_on_failure, task_errors
-from tributary.operators.run_context import airflow_run_alive
 from tributary.sync import initial, listing
+from tributary.tasks.callbacks import close_sync_on_failure
+from tributary.tasks.errors import RETRY_POLICY, task_errors
+from tributary.tasks.run_context import airflow_run_alive
 
 
 @dag(

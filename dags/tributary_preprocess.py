@@ -31,12 +31,12 @@ from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, d
 from airflow.sdk.exceptions import AirflowFailException
 
 from tributary import config
+from tributary.assets import ITEMS_CREATED
 from tributary.hooks.catalog import open_catalog
-from tributary.operators.assets import ITEMS_CREATED
-from tributary.operators.failures import RETRY_POLICY, task_errors
-from tributary.operators.run_context import event_datasets, preprocess_selection
 from tributary.preprocess import batch as preprocessing
 from tributary.preprocess import planning
+from tributary.tasks.errors import RETRY_POLICY, task_errors
+from tributary.tasks.run_context import event_datasets, preprocess_selection
 
 LANES = config.lanes()
 BATCH_LABEL = "{{ task.op_kwargs['batch']['dataset'] }} #{{ task.op_kwargs['batch']['index'] }}"

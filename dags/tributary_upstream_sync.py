@@ -35,17 +35,13 @@ import datetime as dt
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from tributary.assets import ITEMS_CREATED, ITEMS_CREATED_EVENTS
 from tributary.config import upstream_schedule
 from tributary.hooks.catalog import open_catalog
-from tributary.operators.assets import ITEMS_CREATED, ITEMS_CREATED_EVENTS
-from tributary.operators.failures import (
-    RETRY_POLICY,
-    close_mapped_sync_on_failure,
-    close_sync_on_failure,
-    task_errors,
-)
-from tributary.operators.run_context import airflow_run_alive, folder_renderer
 from tributary.sync import listing, upstream
+from tributary.tasks.callbacks import close_mapped_sync_on_failure, close_sync_on_failure
+from tributary.tasks.errors import RETRY_POLICY, task_errors
+from tributary.tasks.run_context import airflow_run_alive, folder_renderer
 
 
 @dag(

@@ -41,7 +41,7 @@ def test_dominant_colour_is_the_most_common_one():
 
 def test_an_items_created_event_range_is_read_from_the_event():
     ranges = example_function("new_item_ranges")
-    from tributary.operators.assets import ITEMS_CREATED
+    from tributary.assets import ITEMS_CREATED
 
     event = types.SimpleNamespace(extra={"dataset": "ds", "count": 2, "min_id": 5, "max_id": 6})
     empty = types.SimpleNamespace(extra={"dataset": "other", "count": 0})

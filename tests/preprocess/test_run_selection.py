@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import types
 
-from tributary.operators.assets import ITEMS_CREATED
-from tributary.operators.run_context import event_datasets, preprocess_selection
+from tributary.assets import ITEMS_CREATED
+from tributary.tasks.run_context import event_datasets, preprocess_selection
 
 DAY = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 

@@ -1,18 +1,10 @@
-"""The Airflow Assets Tributary emits; import them from here to subscribe.
+"""Moved to ``tributary.assets``: import ``ITEMS_CREATED`` from there.
 
-``ITEMS_CREATED`` gets an event whenever a sync indexes new items. Its ``extra`` carries
-``dataset``, ``sync_id``, ``count`` and the new items' id range ``min_id``..``max_id``::
-
-    from tributary.operators.assets import ITEMS_CREATED
-
-    @dag(schedule=[ITEMS_CREATED])
-    def my_preprocessing(): ...
+Kept as a plain re-export for one release so that DAGs written against the old path keep
+parsing (no DeprecationWarning: the dag-processor would log it on every parse of every
+such file). To be removed in the release after next.
 """
 
-from airflow.sdk import Asset, AssetAlias
+from tributary.assets import ITEMS_CREATED, ITEMS_CREATED_EVENTS
 
-ITEMS_CREATED = Asset(name="tributary_items_created", uri="tributary://items-created")
-
-# A task that announces several datasets' new items at once (the upstream sync over
-# every dataset) emits one ITEMS_CREATED event per dataset through this alias.
-ITEMS_CREATED_EVENTS = AssetAlias(name="tributary_items_created_events")
+__all__ = ["ITEMS_CREATED", "ITEMS_CREATED_EVENTS"]

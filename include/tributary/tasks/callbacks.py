@@ -1,66 +1,14 @@
-"""How domain errors become task outcomes, and failed tasks close their sync run."""
+"""Failure callbacks: a failed task closes its sync runs in the catalog with the reason."""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import logging
-from collections.abc import Iterator
-
-from airflow.sdk.exceptions import AirflowFailException
 
 from tributary.catalog import syncs as sync_queries
-from tributary.errors import (
-    InvalidInput,
-    ListingIncomplete,
-    MassDeleteRefused,
-    NotFound,
-    QuotaExceeded,
-    SyncLocked,
-    TributaryError,
-)
 from tributary.hooks.catalog import open_catalog
-from tributary.storage.base import AccessDenied, BadCredentials, BucketNotFound
+from tributary.tasks.errors import describe_failure
 
 log = logging.getLogger(__name__)
-
-# Every Tributary task: transient errors (network, throttling) get two more tries, spaced out.
-RETRY_POLICY = {
-    "retries": 2,
-    "retry_delay": dt.timedelta(seconds=10),
-    "retry_exponential_backoff": True,
-}
-
-# Errors a retry cannot fix: fail the task at once instead of retrying.
-PERMANENT = (
-    InvalidInput,
-    NotFound,
-    QuotaExceeded,
-    SyncLocked,
-    MassDeleteRefused,
-    ListingIncomplete,
-    AccessDenied,
-    BadCredentials,
-    BucketNotFound,
-)
-
-
-@contextlib.contextmanager
-def task_errors() -> Iterator[None]:
-    """Turn permanent domain errors into ``AirflowFailException`` (no pointless retries)."""
-    try:
-        yield
-    except PERMANENT as exc:
-        raise AirflowFailException(str(exc)) from exc
-
-
-def describe_failure(exception: BaseException | None, task_id: str) -> str:
-    """A one-line reason safe to store: our own messages, or only the type of a surprise."""
-    cause = exception.__cause__ if isinstance(exception, AirflowFailException) else exception
-    if isinstance(cause, TributaryError):
-        return str(cause)
-    kind = type(cause).__name__ if cause is not None else "error"
-    return f"task {task_id} failed with {kind}; see its log in Airflow"
 
 
 def close_sync_on_failure(context) -> None:

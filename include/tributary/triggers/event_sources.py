@@ -1,4 +1,5 @@
-"""The bucket event queues ``tributary_event_sync`` watches, as Airflow AssetWatchers.
+"""The bucket event queues ``tributary_event_sync`` watches, as Airflow AssetWatchers
+(trigger factories: each queue entry becomes an Asset watched by its provider's trigger).
 
 Configured with ``TRIBUTARY_EVENT_SOURCES``, a JSON list, one entry per queue::
 

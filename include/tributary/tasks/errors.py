@@ -1,0 +1,43 @@
+"""How domain errors become task outcomes: retry what may pass, fail at once what cannot."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from tributary.errors import TributaryError
+
+# Every Tributary task: transient errors (network, throttling) get two more tries, spaced out.
+RETRY_POLICY = {
+    "retries": 2,
+    "retry_delay": dt.timedelta(seconds=10),
+    "retry_exponential_backoff": True,
+}
+
+
+@contextlib.contextmanager
+def task_errors() -> Iterator[None]:
+    """Turn a permanent Tributary error into ``AirflowFailException`` (no pointless retries).
+
+    Which errors are permanent is the error class's own ``permanent`` attribute; anything
+    else (a transient storage error, an unexpected exception) propagates for Airflow to
+    retry.
+    """
+    try:
+        yield
+    except TributaryError as exc:
+        if exc.permanent:
+            raise AirflowFailException(str(exc)) from exc
+        raise
+
+
+def describe_failure(exception: BaseException | None, task_id: str) -> str:
+    """A one-line reason safe to store: our own messages, or only the type of a surprise."""
+    cause = exception.__cause__ if isinstance(exception, AirflowFailException) else exception
+    if isinstance(cause, TributaryError):
+        return str(cause)
+    kind = type(cause).__name__ if cause is not None else "error"
+    return f"task {task_id} failed with {kind}; see its log in Airflow"
