@@ -41,7 +41,7 @@ from tributary.hooks.catalog import open_catalog
 from tributary.sync import listing, upstream
 from tributary.tasks.callbacks import close_mapped_sync_on_failure, close_sync_on_failure
 from tributary.tasks.errors import RETRY_POLICY, task_errors
-from tributary.tasks.run_context import airflow_run_alive, folder_renderer
+from tributary.tasks.run_context import airflow_run_alive, failed_tasks, folder_renderer
 
 
 @dag(
@@ -96,7 +96,8 @@ def tributary_upstream_sync():
             listing.check_permissions(catalog, sync_id)
             return len(listing.plan(catalog, sync_id))
 
-    @task(trigger_rule="all_done")
+    # Runs when some datasets' prepare failed (the others still sync), not when start did.
+    @task(trigger_rule="all_done_min_one_success")
     def gather_partitions(sync_ids: list[int]) -> list[dict]:
         return upstream.pending_partitions(open_catalog(), sync_ids)
 
@@ -124,10 +125,12 @@ def tributary_upstream_sync():
             outlet_events[ITEMS_CREATED_EVENTS].add(ITEMS_CREATED, extra=extra)
 
     @task(trigger_rule="all_done")
-    def report(dag_run=None) -> list[dict]:
+    def report(ti=None, dag_run=None) -> list[dict]:
         summary = upstream.summaries(open_catalog(), dag_id=dag_run.dag_id, run_id=dag_run.run_id)
         if failed := upstream.failures(summary):
             raise AirflowFailException(failed)
+        if steps := failed_tasks(ti, dag_run):
+            raise AirflowFailException(f"{steps} task(s) of this run failed: see their logs")
         return summary
 
     sync_ids = start()

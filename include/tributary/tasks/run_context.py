@@ -59,3 +59,15 @@ def event_datasets(context) -> list[str] | None:
         if event.extra and event.extra.get("dataset")
     }
     return sorted(names) if names else None
+
+
+def failed_tasks(ti, dag_run) -> int:
+    """How many task instances of this DAG run failed or could not run because an upstream
+    failed. A run's closing task (trigger rule ``all_done``) fails the run when this is not
+    zero: Airflow judges a run by its leaves, so an all_done leaf that succeeds would
+    otherwise turn a run with failed steps green."""
+    return ti.get_ti_count(
+        dag_id=dag_run.dag_id,
+        run_ids=[dag_run.run_id],
+        states=["failed", "upstream_failed"],
+    )
