@@ -33,7 +33,6 @@ from airflow.sdk.exceptions import AirflowFailException
 from tributary import config
 from tributary.assets import ITEMS_CREATED
 from tributary.hooks.catalog import open_catalog
-from tributary.preprocess import batch as preprocessing
 from tributary.preprocess import planning
 from tributary.tasks.errors import RETRY_POLICY, task_errors
 from tributary.tasks.run_context import event_datasets, preprocess_selection
@@ -93,6 +92,8 @@ def tributary_preprocess():
 
     @task(map_index_template=BATCH_LABEL)
     def preprocess(batch: dict) -> dict:
+        from tributary.preprocess import batch as preprocessing  # Pillow, PyAV: not at parse
+
         with task_errors():
             return preprocessing.process_batch(
                 open_catalog(),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -13,6 +16,7 @@ EXPECTED_DAGS = {
     "tributary_upstream_sync",
     "tributary_event_sync",
     "tributary_preprocess",
+    "example_tributary_dominant_colour",
 }
 
 
@@ -79,3 +83,41 @@ def test_event_sync_watches_every_configured_queue(monkeypatch):
         "tributary_bucket_events_scans": "PubsubPullTrigger",
         "tributary_bucket_events_archive": "AzureStorageQueueTrigger",
     }
+
+
+HEAVY = ("PIL", "av", "pillow_heif", "pandas", "boto3", "azure", "google.cloud")
+# ``azure`` and ``google.cloud`` are namespace packages that site-packages' *-nspkg.pth files
+# create, empty, at interpreter start: only a module inside them is an SDK import.
+NAMESPACES = ("azure", "google.cloud")
+PARSE_AND_LIST_MODULES = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
+print(json.dumps({"errors": sorted(bag.import_errors), "dags": len(bag.dag_ids),
+                  "modules": sorted(sys.modules)}))
+"""
+
+
+def test_parsing_the_dags_folder_imports_no_heavy_library():
+    """The dag-processor parses every file every few seconds, each time in a fresh process:
+    Pillow, PyAV, pandas and the cloud SDKs belong inside tasks. (A fresh interpreter,
+    because this test process has imported them all long ago.)"""
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_AND_LIST_MODULES, str(REPO / "dags")],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "include"), str(REPO)])},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert parsed["errors"] == [] and parsed["dags"] >= len(EXPECTED_DAGS)
+    heavy = sorted(
+        {
+            h
+            for m in parsed["modules"]
+            for h in HEAVY
+            if m.startswith(h + ".") or (m == h and h not in NAMESPACES)
+        }
+    )
+    assert heavy == [], f"parsing dags/ imported {heavy}"

@@ -72,7 +72,7 @@ def event_assets(sources: list[dict]) -> list[Asset]:
         assets.append(
             Asset(
                 name=f"tributary_bucket_events_{name}",
-                uri=f"tributary://bucket-events/{name}",
+                uri=f"x-tributary://bucket-events/{name}",  # x-: see tributary.assets
                 watchers=[AssetWatcher(name=f"tributary_events_{name}", trigger=trigger)],
             )
         )
