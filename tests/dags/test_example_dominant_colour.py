@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import types
 
 from PIL import Image, ImageDraw
 
+from tests.conftest import REPO
 from tests.dags.runner import load_dag, run_dag
 from tests.dags.test_initial_sync import make_dataset
 from tests.dags.test_preprocess import by_path
@@ -35,18 +35,19 @@ def close_to(hex_colour: str, rgb: tuple[int, int, int]) -> bool:
 
 def test_dominant_colour_is_the_most_common_one():
     dominant_colour = example_function("dominant_colour")
-    assert close_to(dominant_colour(mostly((200, 30, 30))), (200, 30, 30))
-    assert close_to(dominant_colour(mostly((10, 120, 240), (0, 0, 0))), (10, 120, 240))
+    red = dominant_colour(mostly((200, 30, 30)))["dominant_colour"]
+    blue = dominant_colour(mostly((10, 120, 240), (0, 0, 0)))["dominant_colour"]
+    assert close_to(red, (200, 30, 30))
+    assert close_to(blue, (10, 120, 240))
 
 
-def test_an_items_created_event_range_is_read_from_the_event():
-    ranges = example_function("new_item_ranges")
-    from tributary.assets import ITEMS_CREATED
+def test_the_template_shows_the_right_way():
+    """Users copy this file: it holds no catalog work, no print, no top-level Pillow."""
+    source = (REPO / "dags" / f"{DAG_ID}.py").read_text()
 
-    event = types.SimpleNamespace(extra={"dataset": "ds", "count": 2, "min_id": 5, "max_id": 6})
-    empty = types.SimpleNamespace(extra={"dataset": "other", "count": 0})
-    assert ranges({ITEMS_CREATED: [event, empty]}, {"dataset": ""}) == [("ds", 5, 6)]
-    assert ranges({}, {"dataset": "ds", "min_id": 1, "max_id": 9}) == [("ds", 1, 9)]
+    assert "print(" not in source
+    assert "catalog" not in source.replace("tributary items DATASET", "")
+    assert "\nfrom PIL" not in source and "\nimport PIL" not in source
 
 
 def test_the_example_writes_user_metadata_for_new_images(airflow_db, catalog, tmp_path):
@@ -62,6 +63,12 @@ def test_the_example_writes_user_metadata_for_new_images(airflow_db, catalog, tm
     run = run_dag(DAG_ID, {"dataset": "ds", "min_id": ids[0], "max_id": ids[-1]})
 
     assert run.state == "success"
+    assert run_result(run, "colour_new_items") == {"updated": 1, "skipped": 0}
     items = by_path(catalog)
     assert close_to(items["red.jpg"]["user_metadata"]["dominant_colour"], (220, 20, 20))
     assert items["notes.txt"]["user_metadata"] is None
+
+
+def run_result(run, task_id: str):
+    (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
+    return ti.xcom_pull(task_ids=task_id)
