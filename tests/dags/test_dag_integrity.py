@@ -17,6 +17,9 @@ EXPECTED_DAGS = {
     "tributary_event_sync",
     "tributary_preprocess",
     "example_tributary_dominant_colour",
+    "example_tributary_s3_to_dataset",
+    "example_tributary_local_folder",
+    "example_tributary_sync_dataset",
 }
 
 
