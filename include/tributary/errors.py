@@ -24,9 +24,13 @@ class NotFound(TributaryError):
 class DriverNotFound(NotFound):
     """No driver has the given name."""
 
+    permanent = True
+
 
 class DatasetNotFound(NotFound):
     """No dataset has the given name."""
+
+    permanent = True
 
 
 class InvalidInput(TributaryError):

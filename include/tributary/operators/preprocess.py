@@ -39,13 +39,14 @@ class TributaryPreprocessOperator(BaseOperator):
         from tributary import config
         from tributary.hooks.catalog import open_catalog
         from tributary.preprocess import batch as preprocessing  # Pillow, PyAV: here only
+        from tributary.preprocess import planning
         from tributary.tasks.run_context import preprocess_selection
 
         catalog = open_catalog()
         lanes = config.lanes()
         deferred = None
         with task_errors():
-            planned = preprocessing.plan(
+            planned = planning.plan(
                 catalog,
                 dataset_names=[self.dataset],
                 selection=preprocess_selection(context, self.force),
@@ -64,8 +65,8 @@ class TributaryPreprocessOperator(BaseOperator):
                     )
                 except preprocessing.ItemsDeferred as exc:
                     deferred = deferred or exc  # the other batches still run
-        summary = preprocessing.summarise(catalog, planned)[self.dataset]
-        if problems := preprocessing.problems(planned, 0):
+        summary = planning.summarise(catalog, planned)[self.dataset]
+        if problems := planning.problems(planned, 0):
             raise AirflowFailException("; ".join(problems))
         if deferred is not None:
             raise deferred

@@ -61,6 +61,8 @@ _ESCAPE = re.compile(r"%(25|[89A-F][0-9A-F])")
 class LinkRefused(StorageError):
     """A write or delete would go through a symbolic link, which Tributary never follows."""
 
+    permanent = True
+
 
 def escape_name(name: str) -> str:
     """A file name as a key segment: itself when valid UTF-8, else its bytes escaped.

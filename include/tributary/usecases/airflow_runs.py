@@ -11,6 +11,8 @@ from tributary.errors import TributaryError
 class RunNotStarted(TributaryError):
     """Airflow could not be asked to start a DAG run (unreachable, refused, unknown DAG)."""
 
+    permanent = False  # Airflow may be back in a moment
+
 
 @dataclass(frozen=True)
 class TriggeredRun:

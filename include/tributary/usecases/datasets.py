@@ -20,6 +20,8 @@ CATALOG_SCOPE = "catalog"
 class InitialSyncNotStarted(TributaryError):
     """The dataset was created, but Airflow could not start its initial sync."""
 
+    permanent = False  # the sync can be started later
+
     def __init__(self, dataset: str, reason: RunNotStarted) -> None:
         super().__init__(f"{reason}. The dataset exists; start its sync later")
         self.dataset = dataset

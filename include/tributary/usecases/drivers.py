@@ -19,6 +19,8 @@ class DriverNotCreated(TributaryError):
     end shows which permission is missing.
     """
 
+    permanent = True  # a person must grant the permission first
+
     def __init__(self, driver: Driver, check: dict) -> None:
         super().__init__(f"driver {driver.name!r} not created: a required permission is missing")
         self.driver = driver

@@ -16,6 +16,8 @@ class NoThumbnail(NotFound):
     """An item exists but has no thumbnail; ``preprocess_state`` says whether one may
     still come (``pending``)."""
 
+    permanent = True
+
     def __init__(self, dataset: str, path: str, item: Mapping) -> None:
         super().__init__(f"{path!r} has no thumbnail: {missing_thumbnail_reason(item)}")
         self.dataset = dataset
