@@ -166,3 +166,25 @@ def test_backfill_over_three_dates_loads_one_day_per_run(airflow_db, catalog, bu
     rerun_day_one = dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC)
     assert sync({"allow_mass_delete": True}, logical_date=rerun_day_one).state == "success"
     assert set(by_path(catalog, "ghost")) == {"camera-7/2026-11-01/0.jpg"}
+
+
+@pytest.mark.parametrize("bucket", ["local"], indirect=True)
+def test_a_folder_template_never_reaches_a_connection(airflow_db, catalog, bucket, monkeypatch):
+    """Issue 9, B9: even a template stored before creation checked it renders only dates."""
+    monkeypatch.setenv("AIRFLOW_CONN_SECRET_HOLDER", '{"conn_type": "aws", "password": "s3cr3t"}')
+    bucket.put("s3cr3t/0.jpg", b"x")
+    make_dataset(catalog, bucket)
+    with catalog.begin() as conn:
+        conn.execute(
+            sa.update(datasets.datasets)
+            .where(datasets.datasets.c.name == "ds")
+            .values(folder="{{ conn.secret_holder.password }}/")
+        )
+
+    run = sync(logical_date=dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC))
+
+    assert run.state == "failed"
+    failed = last_run(catalog)
+    assert "only the run's dates" in failed["error"]
+    assert "s3cr3t" not in str(failed)
+    assert not by_path(catalog)

@@ -20,7 +20,7 @@ from tributary.catalog import drivers as driver_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
 from tributary.config import listing_page_size, lock_stale_after, lock_wait, max_partitions
-from tributary.errors import PermissionsMissing
+from tributary.errors import InvalidInput, PermissionsMissing
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
 from tributary.storage.probe import probe
 from tributary.sync import partitions, scope
@@ -54,7 +54,16 @@ def start(
     with catalog.begin() as conn:
         dataset = dataset_queries.get(conn, dataset_name)
     store = open_dataset_store(dataset)
-    prefix = scope.prefix_for(store.prefix, dataset.folder, render)
+    try:
+        prefix = scope.prefix_for(store.prefix, dataset.folder, render)
+    except InvalidInput as exc:
+        # Recorded on a run of its own, so that `runs` shows why nothing was synced.
+        with catalog.begin() as conn:
+            refused = sync_queries.start(
+                conn, dataset_id=dataset.id, kind=kind, dag_id=dag_id, run_id=run_id
+            )
+            sync_queries.fail(conn, refused, f"not started: {exc}")
+        raise
     with catalog.begin() as conn:
         sync_id = sync_queries.start(
             conn,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tributary.sync.scope import Render
+from tributary.folder_templates import Render, date_renderer
 
 log = logging.getLogger(__name__)
 
@@ -12,14 +12,14 @@ LIVE_STATES = ("queued", "running")
 
 
 def folder_renderer(context) -> Render | None:
-    """Render a dataset folder template with this run's context (``{{ ds }}`` …).
+    """Render a dataset folder template with this run's dates (``{{ ds }}`` …) and nothing
+    else: never Airflow's full context, which reaches connections and variables.
 
     None for a run without a logical date (a manual trigger): it syncs the whole folder.
     """
     if context.get("logical_date") is None:
         return None
-    task = context["task"]
-    return lambda template: task.render_template(template, context)
+    return date_renderer(context)
 
 
 def airflow_run_alive(dag_id: str, run_id: str) -> bool | None:
