@@ -69,9 +69,24 @@ def test_dataset_list_reports_storage_and_quota(catalog):
 
 
 def _stage(conn, sync_id, keys):
-    from tributary.catalog.staging import insert_rows
+    from tributary.catalog.staging import StagedRow, insert_rows
 
-    insert_rows(conn, [(sync_id, k, 0, f"/{k}", 1, "e", None, None) for k in keys])
+    insert_rows(
+        conn,
+        [
+            StagedRow(
+                sync_id=sync_id,
+                storage_key=k,
+                partition_index=0,
+                path=f"/{k}",
+                size=1,
+                etag="e",
+                mtime=None,
+                mimetype=None,
+            )
+            for k in keys
+        ],
+    )
 
 
 def _new_sync(conn, dataset_id, run_id="r1"):

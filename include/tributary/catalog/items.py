@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tributary.catalog.schema import datasets, items, quotas, staging_listing
+from tributary.catalog.staging import ITEM_FIELDS
 from tributary.errors import InvalidInput, QuotaExceeded
 
 ITEM_STATES = ("active", "ghost", "all")
@@ -79,12 +80,7 @@ def insert_staged(
     source = (
         sa.select(
             sa.literal(dataset_id),
-            staged.path,
-            staged.storage_key,
-            staged.size,
-            staged.etag,
-            staged.mtime,
-            staged.mimetype,
+            *(staged[name] for name in ITEM_FIELDS),
             sa.literal(sync_id),
             sa.literal(sync_id),
             sa.literal(now, items.c.created_at.type),
@@ -95,12 +91,7 @@ def insert_staged(
     )
     columns = [
         "dataset_id",
-        "path",
-        "storage_key",
-        "size",
-        "etag",
-        "mtime",
-        "mimetype",
+        *ITEM_FIELDS,
         "created_sync_id",
         "last_seen_sync_id",
         "created_at",

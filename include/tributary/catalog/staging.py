@@ -1,14 +1,40 @@
-"""Bulk loading of listing pages into staging: COPY on PostgreSQL, executemany on SQLite."""
+"""Bulk loading of staged rows into staging: COPY on PostgreSQL, executemany on SQLite.
+
+``StagedRow`` is the one definition of a staged row: every producer (the listing, bucket
+events, and the coming uploads and CSV ingest) builds one, and its field order is the
+column order both bulk paths write.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
 
-COLUMNS = ("sync_id", "storage_key", "partition_index", "path", "size", "etag", "mtime", "mimetype")
-StagedRow = tuple  # in COLUMNS order
+
+class StagedRow(NamedTuple):
+    """One object on its way into ``staging_listing``: fields in the table's column order.
+
+    A NamedTuple rather than a dataclass: it *is* a tuple, so COPY and executemany take
+    it as it is, with no per-row conversion on the bulk paths.
+    """
+
+    sync_id: int
+    storage_key: str
+    partition_index: int
+    path: str  # the item's dataset path: "/" + the key below the storage's prefix
+    size: int
+    etag: str | None
+    mtime: dt.datetime | None
+    mimetype: str | None
+
+
+COLUMNS = StagedRow._fields
+# The staged fields a new item takes over (the rest say where the row came from).
+ITEM_FIELDS = tuple(name for name in COLUMNS if name not in ("sync_id", "partition_index"))
+_MTIME_AT = COLUMNS.index("mtime")
 
 
 def sqlite_timestamp(value: dt.datetime | None) -> str | None:
@@ -40,10 +66,8 @@ def _copy_postgres(conn: Connection, rows: Sequence[StagedRow]) -> None:
 
 
 def _executemany_sqlite(conn: Connection, rows: Sequence[StagedRow]) -> None:
-    timestamp_at = COLUMNS.index("mtime")
     converted = [
-        (*row[:timestamp_at], sqlite_timestamp(row[timestamp_at]), *row[timestamp_at + 1 :])
-        for row in rows
+        (*row[:_MTIME_AT], sqlite_timestamp(row[_MTIME_AT]), *row[_MTIME_AT + 1 :]) for row in rows
     ]
     placeholders = ", ".join("?" for _ in COLUMNS)
     conn.connection.dbapi_connection.executemany(

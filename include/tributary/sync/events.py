@@ -27,6 +27,7 @@ from tributary.catalog import items as item_queries
 from tributary.catalog import reconcile as plans
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
+from tributary.catalog.staging import StagedRow
 from tributary.config import HIDDEN_FOLDER
 from tributary.errors import InvalidInput, TributaryError
 from tributary.storage import open_dataset_store
@@ -297,15 +298,15 @@ def _apply_batch(catalog: Catalog, dataset: Dataset, events: list[BucketEvent], 
         staging.insert_rows(
             conn,
             [
-                (
-                    sync_id,
-                    e.key,
-                    0,
-                    f"/{e.key[len(prefix) :]}",
-                    e.size,
-                    e.etag,
-                    e.mtime,
-                    listing.mimetype_of_extension(e.key.rpartition("/")[2]),
+                StagedRow(
+                    sync_id=sync_id,
+                    storage_key=e.key,
+                    partition_index=0,
+                    path=f"/{e.key[len(prefix) :]}",
+                    size=e.size,
+                    etag=e.etag,
+                    mtime=e.mtime,
+                    mimetype=listing.mimetype_of_extension(e.key.rpartition("/")[2]),
                 )
                 for e in created
             ],
