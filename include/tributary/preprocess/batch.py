@@ -22,11 +22,11 @@ from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import preprocessing as queries
 from tributary.catalog.preprocessing import Selection
 from tributary.errors import TributaryError
+from tributary.mimetype import mimetype_of_extension
 from tributary.preprocess.describe import Outcome, describe
 from tributary.preprocess.options import Limits, ThumbnailSpec
 from tributary.storage import ObjectStore, open_dataset_store
 from tributary.storage.base import ObjectNotFound, StorageError
-from tributary.sync.listing import mimetype_of_extension
 
 log = logging.getLogger(__name__)
 

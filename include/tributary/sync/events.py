@@ -30,6 +30,7 @@ from tributary.catalog.datasets import Dataset
 from tributary.catalog.staging import StagedRow
 from tributary.config import HIDDEN_FOLDER
 from tributary.errors import InvalidInput, TributaryError
+from tributary.mimetype import mimetype_of_extension
 from tributary.storage import open_dataset_store
 from tributary.storage.base import ObjectNotFound
 from tributary.sync import listing, scope
@@ -306,7 +307,7 @@ def _apply_batch(catalog: Catalog, dataset: Dataset, events: list[BucketEvent], 
                     size=e.size,
                     etag=e.etag,
                     mtime=e.mtime,
-                    mimetype=listing.mimetype_of_extension(e.key.rpartition("/")[2]),
+                    mimetype=mimetype_of_extension(e.key.rpartition("/")[2]),
                 )
                 for e in created
             ],

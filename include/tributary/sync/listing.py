@@ -8,9 +8,7 @@ reconciles (``reconcile``): one listing code path for both.
 
 from __future__ import annotations
 
-import functools
 import logging
-import mimetypes
 import time
 from collections.abc import Callable, Iterator
 
@@ -22,6 +20,7 @@ from tributary.catalog.datasets import Dataset
 from tributary.catalog.staging import StagedRow
 from tributary.config import listing_page_size, lock_stale_after, lock_wait, max_partitions
 from tributary.errors import InvalidInput, PermissionsMissing
+from tributary.mimetype import mimetype_of_extension
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
 from tributary.storage.probe import probe
 from tributary.sync import partitions, scope
@@ -200,17 +199,6 @@ def _staged_rows(
             )
         )
     return rows
-
-
-@functools.lru_cache(maxsize=4096)
-def _mimetype_of_suffix(suffix: str) -> str | None:
-    return mimetypes.guess_type(f"x{suffix}", strict=False)[0]
-
-
-def mimetype_of_extension(name: str) -> str | None:
-    """The mimetype an extension suggests (cached per extension: listings repeat them)."""
-    stem, dot, suffix = name.rpartition(".")
-    return _mimetype_of_suffix(f".{suffix.lower()}") if dot and stem else None
 
 
 def fail(catalog: Catalog, sync_id: int, message: str) -> None:
