@@ -199,9 +199,3 @@ def _staged_rows(
             )
         )
     return rows
-
-
-def fail(catalog: Catalog, sync_id: int, message: str) -> None:
-    """Close a sync run as failed with a one-line reason (used by the failure callback)."""
-    with catalog.begin() as conn:
-        sync_queries.fail(conn, sync_id, message)
