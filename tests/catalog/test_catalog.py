@@ -116,6 +116,22 @@ def test_catalog_wide_quota(catalog):
             items.check_quota(conn, dataset_id=ds.id, dataset_name="q", needed=1)
 
 
+def test_planned_partitions_of_several_syncs_come_in_order(catalog):
+    with catalog.begin() as conn:
+        first = _new_sync(conn, datasets.create(conn, name="p1").id)
+        second = _new_sync(conn, datasets.create(conn, name="p2").id, "r2")
+        unplanned = _new_sync(conn, datasets.create(conn, name="p3").id, "r3")
+        syncs.plan_partitions(conn, second, [{"index": 1}, {"index": 0}])
+        syncs.plan_partitions(conn, first, [{"index": 0}])
+
+        assert syncs.planned_partitions(conn, [second, unplanned, first]) == [
+            (first, 0),
+            (second, 0),
+            (second, 1),
+        ]
+        assert syncs.planned_partitions(conn, []) == []
+
+
 def test_index_is_idempotent_and_reports_the_id_range(catalog):
     with catalog.begin() as conn:
         ds = datasets.create(conn, name="i")

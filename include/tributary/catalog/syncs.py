@@ -388,6 +388,18 @@ def incomplete_partitions(conn: Connection, sync_id: int) -> list[int]:
     )
 
 
+def planned_partitions(conn: Connection, sync_ids: list[int]) -> list[tuple[int, int]]:
+    """(sync id, partition index) of every planned partition of these syncs, in order."""
+    return [
+        (sync_id, index)
+        for sync_id, index in conn.execute(
+            sa.select(sync_partitions.c.sync_id, sync_partitions.c.partition_index)
+            .where(sync_partitions.c.sync_id.in_(sync_ids))
+            .order_by(sync_partitions.c.sync_id, sync_partitions.c.partition_index)
+        )
+    ]
+
+
 def succeed(conn: Connection, sync_id: int, **counts) -> None:
     """Close a sync run as succeeded, drop its staging rows and release the lock."""
     _close(conn, sync_id, status="succeeded", error=None, **counts)

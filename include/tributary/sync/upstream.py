@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-
 from tributary.catalog import Catalog
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
-from tributary.catalog.schema import sync_partitions
 from tributary.errors import SyncLocked
 from tributary.sync import listing, reconcile
 
@@ -47,12 +44,8 @@ def pending_partitions(catalog: Catalog, sync_ids: list[int]) -> list[dict]:
     """Pointers to the planned partitions of the syncs that are still running."""
     with catalog.begin() as conn:
         running = [s for s in sync_ids if sync_queries.get(conn, s)["status"] == "running"]
-        rows = conn.execute(
-            sa.select(sync_partitions.c.sync_id, sync_partitions.c.partition_index)
-            .where(sync_partitions.c.sync_id.in_(running))
-            .order_by(sync_partitions.c.sync_id, sync_partitions.c.partition_index)
-        ).all()
-    return [{"sync_id": sync_id, "index": index} for sync_id, index in rows]
+        planned = sync_queries.planned_partitions(conn, running)
+    return [{"sync_id": sync_id, "index": index} for sync_id, index in planned]
 
 
 def reconcile_if_running(catalog: Catalog, sync_id: int, *, allow_mass_delete: bool) -> dict:
