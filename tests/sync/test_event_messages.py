@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 import pytest
 
 from tributary.errors import InvalidInput
-from tributary.sync.events import BucketEvent, newest_per_key, parse_payloads
+from tributary.sync.event_messages import BucketEvent, newest_per_key, parse_payloads
 
 
 def s3_record(name: str, key: str, sequencer: str | None = "00A1", etag="abc") -> dict:
@@ -80,6 +81,59 @@ def test_gcs_metadata_updates_are_not_bucket_changes():
         }
     }
     assert parse_payloads([{"message": [message]}]) == []
+
+
+def test_gcs_finalize_carries_the_content_md5_and_orders_by_generation():
+    data = {
+        "bucket": "b",
+        "name": "photos/cat.jpg",
+        "size": "2048",
+        "md5Hash": base64.b64encode(bytes.fromhex("00ff10")).decode(),
+        "updated": "2026-11-23T10:00:00.5Z",
+    }
+    message = {
+        "data": base64.b64encode(json.dumps(data).encode()).decode(),
+        "attributes": {"eventType": "OBJECT_FINALIZE", "objectGeneration": "17"},
+    }
+    (event,) = parse_payloads([{"message": [{"message": message}]}])
+
+    assert (event.provider, event.bucket, event.key, event.kind) == (
+        "gcs",
+        "b",
+        "photos/cat.jpg",
+        "created",
+    )
+    assert (event.size, event.etag) == (2048, "00ff10")
+    assert event.order == f"g{'17'.zfill(24)}"  # generations compare as numbers
+    assert event.mtime == dt.datetime(2026, 11, 23, 10, 0, 0, 500000, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("md5", "etag"),
+    [
+        pytest.param(base64.b64encode(bytes.fromhex("abcd")).decode(), "abcd", id="with-md5"),
+        pytest.param(None, None, id="no-md5-left-for-a-head"),
+    ],
+)
+def test_azure_created_events_take_the_content_md5_never_the_service_etag(md5, etag):
+    data = {
+        "url": "https://acct.blob.core.windows.net/c/a%20b.jpg",  # no subject: from the URL
+        "contentLength": 5,
+        "eTag": "0x8DC",
+        "sequencer": "02",
+    }
+    if md5:
+        data["contentMd5"] = md5
+    grid = [{"eventType": "Microsoft.Storage.BlobCreated", "data": data}]
+    (event,) = parse_payloads([{"azure_messages": [json.dumps(grid)]}])
+
+    assert (event.bucket, event.key, event.kind, event.size) == (
+        "c",
+        "a b.jpg",
+        "created",
+        5,
+    )
+    assert event.etag == etag
 
 
 def test_unreadable_payloads_are_named():
