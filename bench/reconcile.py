@@ -106,7 +106,7 @@ def upstream(url: str, items: int) -> dict:
 
     from tributary.catalog import Catalog
     from tributary.catalog.drivers import build
-    from tributary.sync import listing, reconcile
+    from tributary.sync import guarded_reconcile, listing
 
     root = WORK / f"local-{items}"
     catalog = Catalog(url)
@@ -118,7 +118,7 @@ def upstream(url: str, items: int) -> dict:
         listing.list_partition(catalog, sync_id, pointer["index"])
     stage_s = time.perf_counter() - started
     started = time.perf_counter()
-    report = reconcile.reconcile(catalog, sync_id)
+    report = guarded_reconcile.reconcile(catalog, sync_id)
     reconcile_s = time.perf_counter() - started
     return {
         "items": items,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tributary.sync import listing, reconcile
+from tributary.sync import guarded_reconcile, listing
 
 _runs = iter(range(1, 1_000_000))
 
@@ -22,4 +22,4 @@ def upstream_sync(
     )
     for pointer in listing.plan(catalog, sync_id):
         listing.list_partition(catalog, sync_id, pointer["index"])
-    return reconcile.reconcile(catalog, sync_id, allow_mass_delete=allow_mass_delete)
+    return guarded_reconcile.reconcile(catalog, sync_id, allow_mass_delete=allow_mass_delete)

@@ -15,10 +15,9 @@ import dataclasses
 import datetime as dt
 import logging
 
-from tributary.catalog import Catalog, staging
+from tributary.catalog import Catalog, change_plans, staging
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
-from tributary.catalog import reconcile as plans
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
 from tributary.catalog.staging import StagedRow
@@ -141,7 +140,7 @@ def _apply_batch(catalog: Catalog, dataset: Dataset, events: list[BucketEvent], 
                 for e in created
             ],
         )
-        plan = plans.plan_events(
+        plan = change_plans.plan_events(
             conn,
             dataset_id=dataset.id,
             sync_id=sync_id,
@@ -150,7 +149,9 @@ def _apply_batch(catalog: Catalog, dataset: Dataset, events: list[BucketEvent], 
         item_queries.check_quota(
             conn, dataset_id=dataset.id, dataset_name=dataset.name, needed=plan["new"]
         )
-        plans.apply(conn, dataset_id=dataset.id, sync_id=sync_id, last_seen_sync_id=None, now=now)
+        change_plans.apply(
+            conn, dataset_id=dataset.id, sync_id=sync_id, last_seen_sync_id=None, now=now
+        )
         item_queries.record_event_orders(conn, dataset.id, {e.key: e.order for e in fresh})
         counts = {
             "items_new": plan["new"],

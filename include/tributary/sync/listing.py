@@ -3,7 +3,7 @@ retry, taking and returning ids and counts only.
 
 start (sync run + dataset lock) → probe permissions → plan partitions → list each
 partition into staging. The initial sync then indexes (``initial``), the upstream sync
-reconciles (``reconcile``): one listing code path for both.
+reconciles (``guarded_reconcile``): one listing code path for both.
 """
 
 from __future__ import annotations

@@ -16,10 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from tributary.catalog import Catalog
+from tributary.catalog import Catalog, change_plans
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
-from tributary.catalog import reconcile as plans
 from tributary.catalog import syncs as sync_queries
 from tributary.errors import ListingIncomplete, MassDeleteRefused, QuotaExceeded
 from tributary.storage import StorageError, open_dataset_store
@@ -54,7 +53,7 @@ def _reconcile(catalog: Catalog, sync_id: int, allow_mass_delete: bool) -> dict:
                 f"sync {sync_id} has no listing plan (its planning step did not finish); "
                 "nothing was reconciled"
             )
-        plan = plans.plan(
+        plan = change_plans.plan(
             conn,
             dataset_id=dataset.id,
             sync_id=sync_id,
@@ -72,7 +71,7 @@ def _reconcile(catalog: Catalog, sync_id: int, allow_mass_delete: bool) -> dict:
         item_queries.check_quota(
             conn, dataset_id=dataset.id, dataset_name=dataset.name, needed=counts["new"]
         )
-        plans.apply(
+        change_plans.apply(
             conn,
             dataset_id=dataset.id,
             sync_id=sync_id,
@@ -81,7 +80,7 @@ def _reconcile(catalog: Catalog, sync_id: int, allow_mass_delete: bool) -> dict:
         )
         purged = 0
         if not incomplete:
-            purged = plans.purge_tombstones(
+            purged = change_plans.purge_tombstones(
                 conn,
                 dataset_id=dataset.id,
                 sync_id=sync_id,
@@ -120,7 +119,9 @@ def delete_purged_thumbnails(
     store, deleted, after_id = open_dataset_store(dataset), 0, 0
     while True:
         with catalog.begin() as conn:
-            page = plans.purged_thumbnails(conn, sync_id, after_id=after_id, limit=PURGE_PAGE)
+            page = change_plans.purged_thumbnails(
+                conn, sync_id, after_id=after_id, limit=PURGE_PAGE
+            )
         for row in page:
             try:
                 store.delete(row["thumbnail_key"])
