@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.parse
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,6 +31,37 @@ class AirflowRefused(TributaryError):
         self.status_code = status_code
 
 
+class AirflowLoginRefused(AirflowRefused):
+    """Airflow refused the login: wrong user or password."""
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """``url`` without the ``user:password@`` it may embed, and that user and password.
+
+    The URL is shown in messages (where the run is, why Airflow cannot be reached): a
+    password written into it must never be shown with it.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None, None
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    unquote = urllib.parse.unquote
+    return (
+        bare,
+        unquote(parts.username) if parts.username is not None else None,
+        unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any embedded credentials left out: safe to show."""
+    return split_credentials(url)[0]
+
+
 def _default_password(username: str) -> str:
     # `airflow standalone` writes generated passwords here for the simple auth manager.
     for name in ("simple_auth_manager_passwords.json.generated", "passwords.json"):
@@ -51,15 +83,28 @@ class AirflowClient:
     password: str
     timeout: float = 30.0
 
+    def __post_init__(self) -> None:
+        # base_url appears in every message about this Airflow: it never holds a secret.
+        self.base_url = redact_url(self.base_url).rstrip("/")
+
     @classmethod
     def from_env(cls) -> AirflowClient:
-        """Address and login from ``TRIBUTARY_AIRFLOW_URL`` / ``_USER`` / ``_PASSWORD``."""
-        base = os.environ.get("TRIBUTARY_AIRFLOW_URL") or os.environ.get(
+        """Address and login from ``TRIBUTARY_AIRFLOW_URL`` / ``_USER`` / ``_PASSWORD``.
+
+        A login written into the URL (``http://user:password@host:8080``) is used when the
+        ``_USER`` / ``_PASSWORD`` variables do not give one; it is never shown.
+        """
+        raw = os.environ.get("TRIBUTARY_AIRFLOW_URL") or os.environ.get(
             "AIRFLOW__API__BASE_URL", "http://localhost:8080"
         )
-        username = os.environ.get("TRIBUTARY_AIRFLOW_USER", "admin")
-        password = os.environ.get("TRIBUTARY_AIRFLOW_PASSWORD") or _default_password(username)
-        return cls(base.rstrip("/"), username, password)
+        base, url_user, url_password = split_credentials(raw)
+        username = os.environ.get("TRIBUTARY_AIRFLOW_USER") or url_user or "admin"
+        password = (
+            os.environ.get("TRIBUTARY_AIRFLOW_PASSWORD")
+            or url_password
+            or _default_password(username)
+        )
+        return cls(base, username, password)
 
     def _request(self, method: str, path: str, **kwargs) -> dict:
         try:
@@ -83,9 +128,20 @@ class AirflowClient:
     @cached_property
     def _auth(self) -> dict:
         """The Authorization header, with one token for this client's lifetime."""
-        token = self._request(
-            "POST", "/auth/token", json={"username": self.username, "password": self.password}
-        )["access_token"]
+        login = {"username": self.username, "password": self.password}
+        try:
+            token = self._request("POST", "/auth/token", json=login)["access_token"]
+        except AirflowRefused as exc:
+            if exc.status_code not in (400, 401, 403):
+                raise
+            # Said first and plainly: every later request would fail for this reason, and
+            # what Airflow answers next (a 401 or 404 on a DAG) would name the wrong cause.
+            raise AirflowLoginRefused(
+                f"Airflow at {self.base_url} refused the login of user {self.username!r} "
+                f"({exc.status_code}): check TRIBUTARY_AIRFLOW_USER and "
+                "TRIBUTARY_AIRFLOW_PASSWORD",
+                exc.status_code,
+            ) from None
         return {"Authorization": f"Bearer {token}"}
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120, poll: float = 2.0) -> dict:
@@ -93,10 +149,13 @@ class AirflowClient:
         after start-up it may not have)."""
         deadline = time.monotonic() + timeout
         while True:
+            headers = self._auth  # outside the try: a refused login is not an unknown DAG
             try:
-                return self._request("GET", f"/api/v2/dags/{dag_id}", headers=self._auth)
+                return self._request("GET", f"/api/v2/dags/{dag_id}", headers=headers)
             except AirflowRefused as exc:
-                if exc.status_code != 404 or time.monotonic() > deadline:
+                if exc.status_code != 404:
+                    raise
+                if time.monotonic() > deadline:
                     raise TributaryError(
                         f"Airflow does not know DAG {dag_id!r}: is its dags folder this "
                         f"repository's dags/? ({exc})"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tributary.airflow_rest import AirflowRefused
+
 
 @dataclass
 class FakeAirflow:
@@ -16,6 +18,8 @@ class FakeAirflow:
     refuse: Exception | None = None
     base_url: str = "http://airflow.test"
     calls: list = field(default_factory=list)
+    states: dict = field(default_factory=dict)
+    """DagRun state by (dag_id, run_id), for ``run_state``."""
 
     def wait_for_dag(self, dag_id: str) -> dict:
         if self.refuse is not None:
@@ -29,6 +33,14 @@ class FakeAirflow:
     def trigger(self, dag_id: str, conf: dict) -> str:
         self.calls.append(("trigger", dag_id, conf))
         return f"manual__{len(self.calls)}"
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        self.calls.append(("run_state", dag_id, run_id))
+        if self.refuse is not None:
+            raise self.refuse
+        if (dag_id, run_id) not in self.states:
+            raise AirflowRefused(f"Airflow answered 404 to GET .../dagRuns/{run_id}", 404)
+        return self.states[dag_id, run_id]
 
     def wait(self, dag_id: str, run_id: str) -> str:
         self.calls.append(("wait", dag_id, run_id))

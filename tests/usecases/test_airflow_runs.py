@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tributary.airflow_rest import AirflowRefused
-from tributary.usecases.airflow_runs import RunNotStarted, trigger_dag, wait_for_run
+from tributary.usecases.airflow_runs import (
+    RunAliveQuery,
+    RunNotStarted,
+    trigger_dag,
+    wait_for_run,
+)
 
 
 def test_a_paused_dag_is_unpaused_then_triggered(airflow):
@@ -46,3 +51,30 @@ def test_waiting_returns_the_final_state(airflow, state):
 
     assert wait_for_run(run, client=airflow) == state
     assert airflow.calls[-1] == ("wait", "tributary_upstream_sync", run.run_id)
+
+
+@pytest.mark.parametrize(
+    ("state", "alive"),
+    [
+        pytest.param("queued", True, id="queued"),
+        pytest.param("running", True, id="running"),
+        pytest.param("success", False, id="success"),
+        pytest.param("failed", False, id="failed"),
+    ],
+)
+def test_run_alive_follows_airflows_state(airflow, state, alive):
+    airflow.states["d", "r"] = state
+    query = RunAliveQuery(airflow)
+
+    assert query("d", "r") is alive
+    assert query.why_unknown is None
+
+
+def test_run_alive_is_unknown_when_airflow_cannot_say(airflow):
+    query = RunAliveQuery(airflow)
+
+    assert query("d", "unknown-run") is None  # a 404 is no proof that the run is over
+    assert "404" in query.why_unknown
+    airflow.refuse = AirflowRefused("Airflow at http://airflow.test refused the login", 401)
+    assert query("d", "r") is None
+    assert "refused the login" in query.why_unknown

@@ -133,3 +133,17 @@ def dataset_quota(
 
     set_quota(open_catalog(), name, max_data_points)
     typer.echo(f"quota of {name}: {max_data_points if max_data_points is not None else 'none'}")
+
+
+@app.command("unlock")
+def dataset_unlock(name: str) -> None:
+    """Free a dataset's sync lock left by a sync that died (refused while Airflow says its
+    run is still going)."""
+    from tributary.usecases.catalog import open_catalog
+    from tributary.usecases.locks import unlock_dataset
+
+    freed = unlock_dataset(open_catalog(), name)
+    if freed is None:
+        typer.echo(f"dataset {name!r} was not locked")
+    else:
+        typer.echo(f"dataset {name!r} unlocked: sync #{freed} closed as interrupted")

@@ -1,17 +1,25 @@
-"""Starting a Tributary DAG run through Airflow's REST API, and waiting for it to end."""
+"""Starting a Tributary DAG run through Airflow's REST API, waiting for it to end, and
+asking whether one is still going."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tributary.airflow_rest import AirflowClient
+from tributary.airflow_rest import AirflowClient, AirflowRefused, AirflowUnreachable
 from tributary.errors import TributaryError
+
+# DagRun states in which a run may still work on a dataset.
+LIVE_STATES = ("queued", "running")
 
 
 class RunNotStarted(TributaryError):
     """Airflow could not be asked to start a DAG run (unreachable, refused, unknown DAG)."""
 
     permanent = False  # Airflow may be back in a moment
+
+
+class RunFailed(TributaryError):
+    """A DAG run that was waited for did not succeed (failed, or a sync in it refused)."""
 
 
 @dataclass(frozen=True)
@@ -41,3 +49,29 @@ def wait_for_run(run: TriggeredRun, *, client: AirflowClient | None = None) -> s
     """Block until the run ends; its final Airflow state (``success`` or ``failed``)."""
     client = client or AirflowClient.from_env()
     return client.wait(run.dag_id, run.run_id)
+
+
+@dataclass
+class RunAliveQuery:
+    """``run_alive`` for the catalog's lock rules, asked of Airflow's REST API.
+
+    Called with a DAG id and run id: True while Airflow says the run is queued or running,
+    False once Airflow says it ended, None when Airflow cannot say (unreachable, login
+    refused, no such run). ``why_unknown`` keeps the last reason it could not say, so a
+    refusal built on "unknown" can tell the user why Airflow was no help.
+    """
+
+    client: AirflowClient | None = None
+    why_unknown: str | None = None
+
+    def __call__(self, dag_id: str, run_id: str) -> bool | None:
+        """Whether Airflow says run ``run_id`` of ``dag_id`` is still going (None: unknown)."""
+        client = self.client or AirflowClient.from_env()
+        try:
+            state = client.run_state(dag_id, run_id)
+        except (AirflowUnreachable, AirflowRefused) as exc:
+            # A run Airflow does not know (404) is not proof it is over: it may be another
+            # Airflow's, or the lookup may be wrong. Only a state Airflow gives settles it.
+            self.why_unknown = str(exc)
+            return None
+        return state in LIVE_STATES
