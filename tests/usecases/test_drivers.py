@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tributary.errors import DriverNotFound, InvalidInput
+from tributary.errors import DriverNotFound, InvalidInput, NotFound
 from tributary.usecases.drivers import (
     DriverNotCreated,
     check_driver,
@@ -95,3 +95,34 @@ def test_a_driver_never_checked_says_so(catalog, bucket):
 def test_checking_an_unknown_driver_names_it(catalog):
     with pytest.raises(DriverNotFound, match=r"^no driver named 'nope'$"):
         check_driver(catalog, "nope")
+
+
+@pytest.mark.parametrize("provider", ["s3", "azure", "gcs"])
+def test_an_unknown_connection_is_named_before_any_probe(catalog, provider, monkeypatch):
+    import tributary.usecases.drivers as usecase
+
+    # The hook must not even be built: given an unknown conn id, provider hooks fall back to
+    # the machine's default credentials, and the probe would blame those instead.
+    monkeypatch.setattr(usecase, "open_store", lambda driver: pytest.fail("store opened"))
+    monkeypatch.delenv("AIRFLOW_CONN_NOPE", raising=False)
+
+    with pytest.raises(NotFound) as missing:
+        create_driver(catalog, name="c", provider=provider, bucket="b", conn_id="nope")
+
+    assert str(missing.value) == "driver 'c' not created: Airflow has no connection 'nope'"
+    assert missing.value.conn_id == "nope"
+    assert list_drivers(catalog) == []
+
+
+def test_check_of_a_driver_whose_connection_went_away_records_nothing(catalog, monkeypatch):
+    from tributary.catalog import drivers as driver_queries
+
+    monkeypatch.delenv("AIRFLOW_CONN_GONE", raising=False)
+    with catalog.begin() as conn:
+        driver_queries.create(conn, name="s", provider="s3", bucket="b", conn_id="gone")
+
+    with pytest.raises(NotFound, match=r"^driver 's' not checked: Airflow has no conn"):
+        check_driver(catalog, "s")
+
+    (status,) = list_drivers(catalog)
+    assert status.check_ok is None  # no false "FAILED" from a probe that never ran

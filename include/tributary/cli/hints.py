@@ -19,9 +19,12 @@ MASS_DELETE_OPTION = "allow_mass_delete"
 def with_hint(exc: TributaryError) -> str:
     """An error's one line, with the command that helps next where there is one."""
     # Imported here: the use cases pull in the catalog, and `tributary --help` must not.
+    from tributary.hooks.connections import ConnectionNotFound
     from tributary.usecases.datasets import InitialSyncNotStarted
     from tributary.usecases.thumbnails import NoThumbnail
 
+    if isinstance(exc, ConnectionNotFound):
+        return f"{exc} (see: airflow connections list)"
     if isinstance(exc, DatasetNotFound):
         return f"{exc} (see: tributary dataset list)"
     if isinstance(exc, DriverNotFound):

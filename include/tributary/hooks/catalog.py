@@ -11,11 +11,11 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from tributary.catalog import Catalog
 from tributary.config import CATALOG_CONN_ID, catalog_url_from_env, default_catalog_url
 from tributary.errors import TributaryError
+from tributary.hooks.connections import PROCESS_CONTEXT as _PROCESS_CONTEXT
 
-# Airflow's Task SDK looks connections up by the kind of process it runs in: a task asks
-# its supervisor, a "server" process (api-server, scheduler) reads the metadata database
-# too, and any other process sees only environment variables and custom secrets backends.
-_PROCESS_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
+# Still importable from here; it lives in hooks.connections, which the CLI imports
+# before every command without paying for an Airflow import.
+from tributary.hooks.connections import read_connections_like_airflow_server  # noqa: F401
 
 _catalogs: dict[str, Catalog] = {}
 
@@ -64,19 +64,6 @@ class CatalogUnresolved(TributaryError):
     """Airflow could not say whether the catalog connection exists."""
 
     permanent = True
-
-
-def read_connections_like_airflow_server() -> None:
-    """Let this process (the ``tributary`` CLI on an Airflow machine) see every connection
-    Airflow has — environment, secrets backends *and* the metadata database, where
-    ``airflow connections add`` puts them — the way Airflow's own server processes do.
-
-    Without this, the Task SDK treats the CLI as an unknown process and reads only
-    environment variables: a connection added with ``airflow connections add`` would be
-    invisible to the CLI while the DAG tasks see it, and the CLI would pick the embedded
-    SQLite catalog while the tasks use the ``tributary_catalog`` connection.
-    """
-    os.environ.setdefault(_PROCESS_CONTEXT, "server")
 
 
 def _check_metadata_db_answered(conn_id: str) -> None:

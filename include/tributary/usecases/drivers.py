@@ -71,8 +71,9 @@ def create_driver(
 ) -> ProbedDriver:
     """Create a driver: validate it, probe its permissions, keep it only if they hold.
 
-    Raises ``InvalidInput`` (a bad field, a taken name, a folder path naming one file) or
-    ``DriverNotCreated`` (the probe failed; it carries the report).
+    Raises ``InvalidInput`` (a bad field, a taken name, a folder path naming one file),
+    ``ConnectionNotFound`` (Airflow has no such connection) or ``DriverNotCreated`` (the
+    probe failed; it carries the report).
     """
     driver = driver_queries.build(
         name=name,
@@ -86,6 +87,7 @@ def create_driver(
     )
     with catalog.begin() as conn:
         driver_queries.ensure_name_free(conn, name)
+    require_connection(driver, f"driver {name!r} not created")
     store = open_store(driver)
     refuse_single_file_path(store, path)
     check = probe(store, allow_delete=allow_delete).as_dict()
@@ -109,10 +111,31 @@ def refuse_single_file_path(store: ObjectStore, path: str) -> None:
     raise InvalidInput(f"folder path {path!r} is a single file; give a folder")
 
 
+def require_connection(driver: Driver, outcome: str) -> None:
+    """Raise ``ConnectionNotFound`` (its message led by ``outcome``) when the driver's
+    Airflow connection does not exist.
+
+    Asked before any hook is built: a provider hook given an unknown connection id falls
+    back to the machine's default credentials, and the probe would then blame them
+    ("no usable credentials") or another account's bucket instead of the missing connection.
+    """
+    if driver.provider == "local" or not driver.conn_id:
+        return
+    # Imported here: Airflow is only needed (and only paid for) by cloud drivers.
+    from tributary.hooks.connections import ConnectionNotFound, connection_exists
+
+    if not connection_exists(driver.conn_id):
+        raise ConnectionNotFound(
+            f"{outcome}: Airflow has no connection {driver.conn_id!r}", driver.conn_id
+        )
+
+
 def check_driver(catalog: Catalog, name: str) -> ProbedDriver:
     """Probe a driver's permissions again and record the result on it."""
     with catalog.begin() as conn:
         driver = driver_queries.get(conn, name)
+    # Not recorded as a failed probe: nothing was probed, and the fix is in Airflow.
+    require_connection(driver, f"driver {name!r} not checked")
     check = probe(open_store(driver), allow_delete=driver.allow_delete).as_dict()
     with catalog.begin() as conn:
         driver_queries.record_check(conn, name, check)
