@@ -38,6 +38,11 @@ def thumbnail(
     from tributary.usecases.catalog import open_catalog
     from tributary.usecases.thumbnails import fetch_thumbnail
 
+    if output != "-" and not Path(output).parent.is_dir():
+        # Said before the fetch: a typo in the path must not cost a storage round trip.
+        raise typer.BadParameter(
+            f"folder {Path(output).parent} does not exist", param_hint="'--output'"
+        )
     found = fetch_thumbnail(open_catalog(), dataset, path)
     if output == "-":
         sys.stdout.buffer.write(found.data)

@@ -58,9 +58,13 @@ def run_line(run: SyncRunSummary, dataset: str) -> str:
 def follow(
     catalog: Catalog, run: TriggeredRun, *, wait: bool, show_syncs: bool = True
 ) -> str | None:
-    """Say which run started; with ``wait``, wait for it, print its sync runs and exit 1
-    unless it succeeded. Returns the final state (None without ``wait``)."""
-    from tributary.usecases.airflow_runs import wait_for_run
+    """Say which run started; with ``wait``, wait for it and print its sync runs. Returns
+    the final state (None without ``wait``).
+
+    Raises ``RunFailed`` (exit 1) when the run failed or a sync in it was refused: a
+    script or CI job reading the exit code must not take a refused sync for a success.
+    """
+    from tributary.usecases.airflow_runs import RunFailed, wait_for_run
     from tributary.usecases.syncs import syncs_of_run
 
     typer.echo(f"{run.dag_id} triggered for {run.dataset!r}: run {run.run_id} ({run.airflow_url})")
@@ -69,12 +73,22 @@ def follow(
         return None
     state = wait_for_run(run)
     typer.echo(f"run {run.run_id}: {state}")
+    failed_syncs = []
     if show_syncs:
         for sync_run in syncs_of_run(catalog, run):
             typer.echo(run_line(sync_run, sync_run.dataset or run.dataset))
             for kind, paths in sync_run.samples.items():
                 for path in paths:
                     typer.echo(f"       {kind}: {path}")
+            if sync_run.status == "failed":
+                failed_syncs.append(sync_run)
+    if failed_syncs:
+        first = failed_syncs[0]
+        reason = f": {first.error}" if first.error else ""
+        dataset = first.dataset or run.dataset
+        raise RunFailed(
+            f"{run.dag_id} run {run.run_id}: sync #{first.id} of {dataset!r} failed{reason}"
+        )
     if state != "success":
-        raise typer.Exit(1)
+        raise RunFailed(f"{run.dag_id} run {run.run_id} {state}")
     return state
