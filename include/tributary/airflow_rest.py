@@ -34,6 +34,8 @@ class AirflowRefused(TributaryError):
 class AirflowLoginRefused(AirflowRefused):
     """Airflow refused the login: wrong user or password."""
 
+    permanent = True  # a person must fix the login
+
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     """``url`` without the ``user:password@`` it may embed, and that user and password.

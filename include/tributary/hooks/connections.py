@@ -20,6 +20,8 @@ PROCESS_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
 class ConnectionNotFound(NotFound):
     """No Airflow connection has the given id (in any place Airflow keeps them)."""
 
+    permanent = True  # a person must add it
+
     def __init__(self, message: str, conn_id: str) -> None:
         super().__init__(message)
         self.conn_id = conn_id

@@ -21,6 +21,8 @@ class RunNotStarted(TributaryError):
 class RunFailed(TributaryError):
     """A DAG run that was waited for did not succeed (failed, or a sync in it refused)."""
 
+    permanent = True  # the run is over: waiting for it again changes nothing
+
 
 @dataclass(frozen=True)
 class TriggeredRun:
