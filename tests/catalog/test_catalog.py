@@ -65,7 +65,7 @@ def test_dataset_list_reports_storage_and_quota(catalog):
     assert listing["with-driver"]["storage"] == "local:///data/imgs/"
     assert listing["with-driver"]["quota"] == 5
     assert listing["internal"]["storage"] == "internal"
-    assert listing["internal"]["items"] == 0
+    assert listing["internal"]["items"] == {"active": 0, "ghost": 0}
 
 
 def _stage(conn, sync_id, keys):

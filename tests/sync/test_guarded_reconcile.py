@@ -76,7 +76,7 @@ def test_every_kind_of_change_is_reconciled(catalog, dataset, bucket):
     report = upstream_sync(catalog, dataset)
 
     assert report["counts"] == {"new": 1, "changed": 1, "revived": 0, "renamed": 2, "vanished": 1}
-    assert report["samples"]["renamed"] == ["a/1.jpg -> a/1-renamed.jpg", "c/3.jpg -> d/3.jpg"]
+    assert report["samples"]["renamed"] == ["/a/1.jpg -> /a/1-renamed.jpg", "/c/3.jpg -> /d/3.jpg"]
     after = catalog_items(catalog)
     assert set(after) == bucket_keys(bucket)
     renamed = after["a/1-renamed.jpg"]
@@ -217,7 +217,7 @@ def test_dry_run_reports_the_plan_and_changes_nothing(catalog, dataset, bucket):
 
     assert report["applied"] is False
     assert report["counts"]["new"] == 1 and report["counts"]["vanished"] == 1
-    assert report["samples"]["vanished"] == ["a/0.jpg"]
+    assert report["samples"]["vanished"] == ["/a/0.jpg"]
     assert catalog_items(catalog) == before
     with catalog.begin() as conn:
         last = syncs.history(conn, "ds", limit=1)[0]

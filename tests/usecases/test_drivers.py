@@ -126,3 +126,25 @@ def test_check_of_a_driver_whose_connection_went_away_records_nothing(catalog, m
 
     (status,) = list_drivers(catalog)
     assert status.check_ok is None  # no false "FAILED" from a probe that never ran
+
+
+def test_a_driver_in_use_is_not_deleted_and_names_its_datasets(catalog, bucket):
+    from tributary.usecases.datasets import create_dataset, delete_dataset
+    from tributary.usecases.drivers import DriverInUse, delete_driver
+
+    create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+    for name in ("b-set", "a-set"):
+        create_dataset(catalog, name=name, driver="cam", start_sync=False)
+
+    with pytest.raises(DriverInUse, match=r"datasets 'a-set', 'b-set' use it; delete them first"):
+        delete_driver(catalog, "cam")
+    delete_dataset(catalog, "a-set")
+    with pytest.raises(DriverInUse, match=r"dataset 'b-set' uses it; delete it first"):
+        delete_driver(catalog, "cam")
+    delete_dataset(catalog, "b-set")
+
+    assert delete_driver(catalog, "cam").name == "cam"
+    assert list_drivers(catalog) == []
+    assert bucket.exists() and (bucket / "b.png").exists()
+    with pytest.raises(DriverNotFound):
+        delete_driver(catalog, "cam")

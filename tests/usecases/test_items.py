@@ -85,3 +85,22 @@ def test_an_unknown_dataset_or_state_is_refused(catalog, dataset):
         list(iter_item_records(catalog, "nope"))
     with pytest.raises(InvalidInput, match="state must be one of"):
         list(iter_item_records(catalog, dataset, "gone"))
+
+
+def test_items_filtered_by_preprocessing_state(catalog, dataset):
+    from tributary.catalog.schema import items
+
+    with catalog.begin() as conn:
+        conn.execute(
+            items.update()
+            .where(items.c.path == "/b.png")
+            .values(preprocess_state="failed", preprocess_error="truncated file")
+        )
+
+    failed = list(iter_item_records(catalog, dataset, preprocess_state="failed"))
+    pending = list(iter_item_records(catalog, dataset, "all", preprocess_state="pending"))
+
+    assert [(r["path"], r["preprocess_error"]) for r in failed] == [("/b.png", "truncated file")]
+    assert [r["path"] for r in pending] == ["/sub/a.jpg"]
+    with pytest.raises(InvalidInput, match="pending, done, failed"):
+        list(iter_item_records(catalog, dataset, preprocess_state="broken"))

@@ -41,3 +41,18 @@ def test_items_are_counted_per_state(catalog, dataset):
         conn.execute(items.update().where(items.c.path == "/b.png").values(preprocess_state="done"))
 
     assert preprocessing_states(catalog, dataset) == {"pending": 1, "done": 1, "failed": 0}
+
+
+def test_the_outcome_names_failed_items_with_their_reason(catalog, dataset):
+    from tributary.usecases.preprocessing import preprocessing_outcome
+
+    assert preprocessing_outcome(catalog, dataset).failed == []
+    with catalog.begin() as conn:
+        conn.execute(
+            items.update().values(preprocess_state="failed", preprocess_error="truncated file")
+        )
+
+    outcome = preprocessing_outcome(catalog, dataset, sample=1)
+
+    assert outcome.counts == {"pending": 0, "done": 0, "failed": 2}
+    assert outcome.failed == [{"path": "/b.png", "error": "truncated file"}]

@@ -6,6 +6,7 @@ import pytest
 
 from tests.sync.upstream_steps import upstream_sync
 from tributary.errors import DatasetNotFound
+from tributary.sync import listing
 from tributary.usecases.airflow_runs import TriggeredRun
 from tributary.usecases.datasets import create_dataset, update_dataset
 from tributary.usecases.drivers import create_driver
@@ -96,3 +97,60 @@ def test_history_is_newest_first_as_records(catalog, dataset):
 def test_history_of_an_unknown_dataset(catalog):
     with pytest.raises(DatasetNotFound):
         sync_history(catalog, "nope")
+
+
+def test_a_dry_run_summary_counts_what_it_planned(catalog, dataset, bucket):
+    upstream_sync(catalog, dataset, run_id="first")
+    (bucket / "b.png").rename(bucket / "sub" / "b2.png")
+    (bucket / "sub" / "a.jpg").unlink()
+    update_dataset(catalog, dataset, mass_delete_threshold=1)
+    upstream_sync(catalog, dataset, run_id="dry", dry_run=True)
+
+    (summary,) = syncs_of_run(catalog, TriggeredRun("test", "dry", "ds", "http://x"))
+
+    assert summary.planned and summary.dry_run
+    assert summary.counts == {"new": 0, "changed": 0, "renamed": 1, "ghosted": 1, "revived": 0}
+    applied = SyncRunSummary.from_record(sync_history(catalog, dataset)[1])
+    assert not applied.planned and applied.counts["new"] == 2
+
+
+def test_sample_paths_are_item_paths(catalog, bucket):
+    """Under a driver path, a sample is the item's path (leading '/', no driver folder),
+    as in every other listing."""
+    (bucket / "sub" / "deep").mkdir()
+    (bucket / "sub" / "deep" / "c.jpg").write_bytes(b"c")
+    create_driver(catalog, name="d", provider="local", bucket=str(bucket), path="sub")
+    create_dataset(catalog, name="ds", driver="d", start_sync=False)
+    upstream_sync(catalog, "ds")
+    (bucket / "sub" / "a.jpg").rename(bucket / "sub" / "deep" / "a.jpg")
+    (bucket / "sub" / "deep" / "c.jpg").unlink()
+    (bucket / "sub" / "new.jpg").write_bytes(b"new")
+    update_dataset(catalog, "ds", mass_delete_threshold=1)
+
+    report = upstream_sync(catalog, "ds", run_id="second")
+
+    assert report["samples"]["renamed"] == ["/a.jpg -> /deep/a.jpg"]
+    assert report["samples"]["vanished"] == ["/deep/c.jpg"]
+    assert report["samples"]["new"] == ["/new.jpg"]
+    (summary,) = syncs_of_run(catalog, TriggeredRun("test", "second", "ds", "http://x"))
+    assert summary.samples["renamed"] == ["/a.jpg -> /deep/a.jpg"]
+
+
+def test_a_quota_refusal_says_how_to_get_through(catalog, bucket):
+    from tributary.errors import QuotaExceeded
+    from tributary.sync import initial
+
+    create_driver(catalog, name="d", provider="local", bucket=str(bucket))
+    create_dataset(catalog, name="ds", driver="d", quota=1, start_sync=False)
+    sync_id = listing.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
+    for pointer in listing.plan(catalog, sync_id):
+        listing.list_partition(catalog, sync_id, pointer["index"])
+
+    with pytest.raises(QuotaExceeded) as refused:
+        initial.check_quota(catalog, sync_id)
+
+    assert str(refused.value).endswith(
+        "nothing was indexed. Raise the quota of dataset 'ds' to at least 2 (or remove it), "
+        "then run the sync again"
+    )
+    assert "tributary" not in str(refused.value)

@@ -232,16 +232,26 @@ def counts(conn: Connection, sync_id: int) -> dict[str, int]:
 
 
 def samples(conn: Connection, sync_id: int) -> dict[str, list[str]]:
-    """A few keys of each kind, for the report (a rename shows ``old -> new``)."""
+    """A few item paths of each kind, for the report (a rename shows ``old -> new``).
+
+    Paths, not storage keys: every listing shows ``/a/b.jpg`` (the key without the
+    driver's folder, with a leading ``/``), so a report must too. A listed key's path is
+    in staging, a vanished one's (and a rename's old one) on its item, not yet moved.
+    """
+    source = sync_changes.outerjoin(
+        staging_listing,
+        (staged.sync_id == changes.sync_id) & (staged.storage_key == changes.storage_key),
+    ).outerjoin(items, items.c.id == changes.item_id)
     result = {}
     for kind in KINDS:
         rows = conn.execute(
-            sa.select(changes.storage_key, changes.old_key)
+            sa.select(sa.func.coalesce(staged.path, items.c.path), items.c.path)
+            .select_from(source)
             .where((changes.sync_id == sync_id) & (changes.kind == kind))
             .order_by(changes.storage_key)
             .limit(SAMPLE_SIZE)
         ).all()
-        result[kind] = [f"{old} -> {key}" if old else key for key, old in rows]
+        result[kind] = [f"{old} -> {path}" if kind == "renamed" else path for path, old in rows]
     return result
 
 

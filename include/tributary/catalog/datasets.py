@@ -64,7 +64,7 @@ def create(
         .returning(datasets.c.id)
     ).scalar_one()
     if quota is not None:
-        set_quota(conn, f"dataset:{dataset_id}", quota)
+        set_quota(conn, quota_scope(dataset_id), quota)
     return get(conn, name)
 
 
@@ -152,14 +152,23 @@ def all_datasets(conn: Connection) -> list[Dataset]:
     return [_from_row(conn, row) for row in rows]
 
 
-def list_all(conn: Connection) -> list[dict]:
-    """Every dataset with its driver name, item count and quota."""
-    counts = (
-        sa.select(items.c.dataset_id, sa.func.count().label("n"))
+def _state_counts():
+    """Items per dataset, active and tombstones apart: one grouped pass over the items."""
+    return (
+        sa.select(
+            items.c.dataset_id,
+            sa.func.count().filter(items.c.state == "active").label("active"),
+            sa.func.count().filter(items.c.state == "ghost").label("ghost"),
+        )
         .group_by(items.c.dataset_id)
         .subquery()
     )
-    scope = sa.literal("dataset:") + sa.cast(datasets.c.id, sa.String)
+
+
+def list_all(conn: Connection) -> list[dict]:
+    """Every dataset with its driver name, item counts (active and ghost apart) and quota."""
+    counts = _state_counts()
+    scope = sa.literal(QUOTA_SCOPE_PREFIX) + sa.cast(datasets.c.id, sa.String)
     query = (
         sa.select(
             datasets.c.name,
@@ -169,7 +178,8 @@ def list_all(conn: Connection) -> list[dict]:
             datasets.c.mass_delete_threshold,
             datasets.c.lane,
             datasets.c.driver_id,
-            sa.func.coalesce(counts.c.n, 0).label("items"),
+            sa.func.coalesce(counts.c.active, 0).label("active"),
+            sa.func.coalesce(counts.c.ghost, 0).label("ghost"),
             quotas.c.max_data_points.label("quota"),
         )
         .outerjoin(counts, counts.c.dataset_id == datasets.c.id)
@@ -183,19 +193,88 @@ def list_all(conn: Connection) -> list[dict]:
             {
                 "name": row.name,
                 "driver": driver.name if driver else None,
-                "storage": f"{driver.provider}://{driver.bucket}/{driver.prefix}"
-                if driver
-                else "internal",
+                "storage": storage_of(driver),
                 "folder": row.folder,
                 "sync_enabled": bool(row.sync_enabled),
                 "ghost_grace_days": row.ghost_grace_days,
                 "mass_delete_threshold": row.mass_delete_threshold,
                 "lane": row.lane or "shared",
-                "items": row.items,
+                # Tombstones apart: they hold data points until purged but are no files.
+                "items": {"active": row.active, "ghost": row.ghost},
                 "quota": row.quota,
             }
         )
     return result
+
+
+def storage_of(driver: Driver | None) -> str:
+    """Where a dataset's files are, for people: ``provider://bucket/prefix`` or internal."""
+    return f"{driver.provider}://{driver.bucket}/{driver.prefix}" if driver else "internal"
+
+
+def item_counts(conn: Connection, dataset_id: int) -> dict[str, int]:
+    """A dataset's items per state: ``{"active": n, "ghost": n}``."""
+    counts = _state_counts()
+    row = conn.execute(sa.select(counts).where(counts.c.dataset_id == dataset_id)).first()
+    return {"active": row.active if row else 0, "ghost": row.ghost if row else 0}
+
+
+QUOTA_SCOPE_PREFIX = "dataset:"
+CATALOG_SCOPE = "catalog"
+
+
+def quota_scope(dataset_id: int) -> str:
+    """The quotas-table scope of one dataset."""
+    return f"{QUOTA_SCOPE_PREFIX}{dataset_id}"
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    """A scope's data-point quota and what is in use (None limit: no quota).
+
+    ``used`` counts every item, tombstones too: a ghost holds its data point until it is
+    purged, which is what the sync's quota check counts as well.
+    """
+
+    scope: str
+    limit: int | None
+    used: int
+
+    @property
+    def available(self) -> int | None:
+        """Data points left (never below 0); None without a quota."""
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+    def as_dict(self) -> dict:
+        """The JSON shape: limit, used, available."""
+        return {"limit": self.limit, "used": self.used, "available": self.available}
+
+
+def quota_usage(conn: Connection, scope: str) -> QuotaUsage:
+    """The quota of ``scope`` (``catalog`` or ``dataset:<id>``) and the data points in use."""
+    limit = conn.execute(
+        sa.select(quotas.c.max_data_points).where(quotas.c.scope == scope)
+    ).scalar()
+    used = sa.select(sa.func.count()).select_from(items)
+    if scope != CATALOG_SCOPE:
+        used = used.where(items.c.dataset_id == int(scope.removeprefix(QUOTA_SCOPE_PREFIX)))
+    return QuotaUsage(scope, limit, conn.execute(used).scalar_one())
+
+
+def names_using_driver(conn: Connection, driver_id: int) -> list[str]:
+    """The datasets bound to a driver, by name."""
+    query = sa.select(datasets.c.name).where(datasets.c.driver_id == driver_id)
+    return list(conn.execute(query.order_by(datasets.c.name)).scalars())
+
+
+def delete(conn: Connection, dataset_id: int) -> int:
+    """Delete a dataset's items, its quota and the dataset itself; returns the items
+    deleted. Its sync history goes first (``syncs.delete_history``): those rows refer to
+    the dataset."""
+    deleted = conn.execute(items.delete().where(items.c.dataset_id == dataset_id)).rowcount
+    conn.execute(quotas.delete().where(quotas.c.scope == quota_scope(dataset_id)))
+    conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
+    return deleted
 
 
 def set_quota(conn: Connection, scope: str, max_data_points: int | None) -> None:

@@ -148,3 +148,9 @@ def record_check(conn: Connection, name: str, results: dict) -> None:
 def last_check(conn: Connection, name: str) -> dict | None:
     """The latest permission-probe results of a driver, if it was ever probed."""
     return conn.execute(sa.select(drivers.c.last_check).where(drivers.c.name == name)).scalar()
+
+
+def delete(conn: Connection, driver_id: int) -> None:
+    """Delete a driver's record (its connection and bucket are not Tributary's to touch).
+    The caller checks first that no dataset uses it."""
+    conn.execute(drivers.delete().where(drivers.c.id == driver_id))

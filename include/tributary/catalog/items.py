@@ -13,6 +13,7 @@ from tributary.catalog.staging import ITEM_FIELDS
 from tributary.errors import InvalidInput, QuotaExceeded
 
 ITEM_STATES = ("active", "ghost", "all")
+PREPROCESS_STATES = ("pending", "done", "failed")
 
 
 def _already_indexed(dataset_id: int):
@@ -49,9 +50,13 @@ def check_quota(conn: Connection, *, dataset_id: int, dataset_name: str, needed:
         available = max(limit - in_use, 0)
         if needed > available:
             where = "the catalog" if scope == "catalog" else f"dataset {dataset_name!r}"
+            # The way out, in the error the run keeps: a refused sync leaves the dataset
+            # as it was (empty after an initial sync), so say what lets the next one through.
             raise QuotaExceeded(
                 f"data-point quota exceeded for {where}: this sync needs {needed} data points, "
-                f"{available} available (quota {limit}, {in_use} in use); nothing was indexed"
+                f"{available} available (quota {limit}, {in_use} in use); nothing was indexed. "
+                f"Raise the quota of {where} to at least {in_use + needed} (or remove it), "
+                "then run the sync again"
             )
 
 
@@ -147,10 +152,18 @@ def created_by(conn: Connection, sync_id: int) -> dict:
     return {"count": row[0], "min_id": row[1], "max_id": row[2]}
 
 
-def iterate(conn: Connection, dataset_name: str, state: str = "active") -> Iterator[dict]:
-    """Stream the items of a dataset in path order (server-side cursor on PostgreSQL)."""
+def iterate(
+    conn: Connection,
+    dataset_name: str,
+    state: str = "active",
+    preprocess_state: str | None = None,
+) -> Iterator[dict]:
+    """Stream the items of a dataset in path order (server-side cursor on PostgreSQL),
+    optionally only those in one preprocessing state."""
     if state not in ITEM_STATES:
         raise InvalidInput(f"state must be one of {', '.join(ITEM_STATES)}")
+    if preprocess_state is not None and preprocess_state not in PREPROCESS_STATES:
+        raise InvalidInput(f"preprocess state must be one of {', '.join(PREPROCESS_STATES)}")
     query = (
         sa.select(items)
         .join(datasets, datasets.c.id == items.c.dataset_id)
@@ -159,6 +172,8 @@ def iterate(conn: Connection, dataset_name: str, state: str = "active") -> Itera
     )
     if state != "all":
         query = query.where(items.c.state == state)
+    if preprocess_state is not None:
+        query = query.where(items.c.preprocess_state == preprocess_state)
     result = conn.execution_options(yield_per=1000).execute(query).mappings()
     for row in result:
         yield dict(row)

@@ -16,6 +16,7 @@ from tributary.catalog import datasets as dataset_queries
 from tributary.catalog.schema import (
     dataset_locks,
     datasets,
+    item_purges,
     staging_listing,
     sync_changes,
     sync_partitions,
@@ -457,3 +458,44 @@ def history(conn: Connection, dataset_name: str, limit: int = 50) -> list[dict]:
         .limit(limit)
     )
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def live_syncs(
+    conn: Connection,
+    dataset_id: int,
+    *,
+    stale_after: dt.timedelta = dt.timedelta(hours=1),
+    run_alive: RunAlive | None = None,
+) -> list[dict]:
+    """The sync runs of a dataset still running and alive, by the takeover rule of
+    ``acquire_lock`` (a run with no heartbeat for ``stale_after``, or that Airflow says is
+    over, is dead)."""
+    running = conn.execute(
+        sa.select(sync_runs)
+        .where((sync_runs.c.dataset_id == dataset_id) & (sync_runs.c.status == "running"))
+        .order_by(sync_runs.c.id)
+    ).mappings()
+    return [dict(run) for run in running if _dead_reason(dict(run), stale_after, run_alive) is None]
+
+
+def held_by(run: dict) -> str:
+    """Why a running sync blocks a change of its dataset, naming its Airflow run."""
+    return _held_by(run)
+
+
+def delete_history(conn: Connection, dataset_id: int) -> int:
+    """Delete everything the syncs of a dataset left in the catalog: their runs,
+    partitions, staged listings, plans, purge records and the dataset's lock. Returns the
+    sync runs deleted."""
+    ids = sa.select(sync_runs.c.id).where(sync_runs.c.dataset_id == dataset_id)
+    conn.execute(staging_listing.delete().where(staging_listing.c.sync_id.in_(ids)))
+    conn.execute(sync_changes.delete().where(sync_changes.c.sync_id.in_(ids)))
+    conn.execute(sync_partitions.delete().where(sync_partitions.c.sync_id.in_(ids)))
+    conn.execute(item_purges.delete().where(item_purges.c.dataset_id == dataset_id))
+    conn.execute(dataset_locks.delete().where(dataset_locks.c.dataset_id == dataset_id))
+    return conn.execute(sync_runs.delete().where(sync_runs.c.dataset_id == dataset_id)).rowcount
+
+
+def lock_holder(conn: Connection, dataset_id: int) -> int | None:
+    """The sync holding a dataset's lock, if any."""
+    return _holder(conn, dataset_id)

@@ -1,10 +1,12 @@
-"""Storage drivers: create one (probed, kept only if the probe passes), check, list."""
+"""Storage drivers: create one (probed, kept only if the probe passes), check, list,
+delete."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from tributary.catalog import Catalog
+from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import drivers as driver_queries
 from tributary.catalog.drivers import Driver
 from tributary.errors import InvalidInput, TributaryError
@@ -149,3 +151,32 @@ def list_drivers(catalog: Catalog) -> list[DriverStatus]:
             DriverStatus(driver, driver_queries.last_check(conn, driver.name))
             for driver in driver_queries.list_all(conn)
         ]
+
+
+class DriverInUse(InvalidInput):
+    """A driver cannot be deleted while datasets are bound to it; ``datasets`` names them."""
+
+    def __init__(self, driver: str, datasets: list[str]) -> None:
+        names = ", ".join(repr(name) for name in datasets)
+        super().__init__(
+            f"driver {driver!r} not deleted: dataset{'s' if len(datasets) > 1 else ''} "
+            f"{names} use{'' if len(datasets) > 1 else 's'} it; delete "
+            f"{'them' if len(datasets) > 1 else 'it'} first"
+        )
+        self.driver = driver
+        self.datasets = datasets
+
+
+def delete_driver(catalog: Catalog, name: str) -> Driver:
+    """Delete a driver's record; its connection and its bucket stay as they are.
+
+    Refused (``DriverInUse``, naming them) while datasets use it: their items would lose
+    the storage they are read from.
+    """
+    with catalog.begin() as conn:
+        driver = driver_queries.get(conn, name)
+        users = dataset_queries.names_using_driver(conn, driver.id)
+        if users:
+            raise DriverInUse(name, users)
+        driver_queries.delete(conn, driver.id)
+    return driver

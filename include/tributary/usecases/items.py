@@ -33,10 +33,13 @@ def item_record(row: Mapping) -> dict:
     }
 
 
-def iter_item_records(catalog: Catalog, dataset: str, state: str = "active") -> Iterator[dict]:
-    """Stream a dataset's items (``active``, ``ghost`` or ``all``) in path order, as
+def iter_item_records(
+    catalog: Catalog, dataset: str, state: str = "active", preprocess_state: str | None = None
+) -> Iterator[dict]:
+    """Stream a dataset's items (``active``, ``ghost`` or ``all``; with
+    ``preprocess_state``, only those ``pending``, ``done`` or ``failed``) in path order, as
     records. The listing is one transaction, held open while the caller consumes it."""
     with catalog.begin() as conn:
         dataset_queries.get(conn, dataset)
-        for row in item_queries.iterate(conn, dataset, state):
+        for row in item_queries.iterate(conn, dataset, state, preprocess_state):
             yield item_record(row)

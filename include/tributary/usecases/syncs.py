@@ -29,17 +29,23 @@ class SyncRunSummary:
     objects_listed: int
     counts: dict[str, int]
     """Items per change kind, in report order: new, changed, renamed, ghosted, revived,
-    purged."""
+    purged. What was applied; for a dry run (``planned``), what its plan holds."""
     started_at: dt.datetime
     error: str | None
     samples: dict[str, list[str]]
     """A few paths per change kind, from the run's reconcile plan."""
     dataset: str | None = None
+    planned: bool = False
+    """The counts are of the plan, not of what was applied (a dry run applies nothing)."""
 
     @classmethod
     def from_record(cls, run: dict) -> SyncRunSummary:
         """The summary of a sync-run record (a row of ``sync_runs`` as a dict)."""
         report = run.get("report") or {}
+        counts = {name.removeprefix("items_"): run[name] for name in sync_queries.COUNTS}
+        planned = bool(run["dry_run"]) and "counts" in report
+        if planned:
+            counts = planned_counts(report["counts"])
         return cls(
             id=run["id"],
             kind=run["kind"],
@@ -48,12 +54,25 @@ class SyncRunSummary:
             partitions_done=run["partitions_done"],
             partitions_total=run["partitions_total"],
             objects_listed=run["objects_listed"],
-            counts={name.removeprefix("items_"): run[name] for name in sync_queries.COUNTS},
+            counts=counts,
             started_at=run["started_at"],
             error=run["error"],
             samples=dict(report.get("samples") or {}),
             dataset=run.get("dataset"),
+            planned=planned,
         )
+
+
+# The plan's kinds under the names a run's counters use (a vanished file is ghosted).
+PLANNED_AS = {"vanished": "ghosted"}
+
+
+def planned_counts(plan: dict[str, int]) -> dict[str, int]:
+    """A reconcile plan's counts (``report["counts"]``) under the run's counter names, in
+    the run's order. Purges are decided when a plan is applied, so a plan has none."""
+    named = {PLANNED_AS.get(kind, kind): n for kind, n in plan.items()}
+    order = [name.removeprefix("items_") for name in sync_queries.COUNTS]
+    return {name: named[name] for name in order if name in named}
 
 
 def start_initial_sync(
