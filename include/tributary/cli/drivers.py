@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tributary.cli.output import JsonFlag, print_json, print_probe
+from tributary.cli.tables import header, nothing_found
 
 app = typer.Typer(no_args_is_help=True, help="Storage drivers (a bucket + a connection).")
 
@@ -68,17 +69,40 @@ def driver_check(name: str, json_out: JsonFlag = False) -> None:
     raise typer.Exit(0 if checked.ok else 1)
 
 
+DRIVER_COLUMNS = "{name:<20} {where:<50} {conn:<20} {check}"
+
+
 @app.command("list")
 def driver_list(json_out: JsonFlag = False) -> None:
     """List drivers with their last probe result."""
     from tributary.usecases.catalog import open_catalog
     from tributary.usecases.drivers import list_drivers
 
-    for status in list_drivers(open_catalog()):
+    statuses = list_drivers(open_catalog())
+    if not statuses:
+        nothing_found("no drivers yet (create one: tributary driver create NAME --provider …)")
+    elif not json_out:
+        header(DRIVER_COLUMNS.format(name="NAME", where="LOCATION", conn="CONN", check="CHECK"))
+    for status in statuses:
         if json_out:
             print_json(status.as_dict())
             continue
         driver = status.driver
         state = {True: "ok", False: "FAILED", None: "never checked"}[status.check_ok]
         where = f"{driver.provider}://{driver.bucket}/{driver.prefix}"
-        typer.echo(f"{driver.name:<20} {where:<50} conn={driver.conn_id or '-'} check={state}")
+        typer.echo(
+            DRIVER_COLUMNS.format(
+                name=driver.name, where=where, conn=driver.conn_id or "-", check=state
+            )
+        )
+
+
+@app.command("delete")
+def driver_delete(name: str) -> None:
+    """Delete a driver (refused while a dataset uses it). Its Airflow connection and its
+    bucket stay as they are."""
+    from tributary.usecases.catalog import open_catalog
+    from tributary.usecases.drivers import delete_driver
+
+    delete_driver(open_catalog(), name)
+    typer.echo(f"driver {name!r} deleted")

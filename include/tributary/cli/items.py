@@ -9,22 +9,49 @@ from typing import Annotated
 import typer
 
 from tributary.cli.output import JsonFlag, print_json
+from tributary.cli.tables import header, nothing_found
+
+ITEM_COLUMNS = "{id:>8} {state:<6} {preprocess:<10} {mimetype:<24} {size:>12} {path}"
 
 
 def items(
     dataset: str,
     state: Annotated[str, typer.Option(help="active, ghost or all")] = "active",
+    preprocess_state: Annotated[
+        str | None, typer.Option(help="Only items whose preprocessing is pending, done or failed.")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """List a dataset's items (streamed)."""
+    """List a dataset's items (streamed): id, state, preprocessing, mimetype, size, path."""
     from tributary.usecases.catalog import open_catalog
     from tributary.usecases.items import iter_item_records
 
-    for item in iter_item_records(open_catalog(), dataset, state):
+    listed = 0
+    for item in iter_item_records(open_catalog(), dataset, state, preprocess_state):
         if json_out:
             print_json(item)
         else:
-            typer.echo(f"{item['id']:>8} {item['state']:<6} {item['size']:>12} {item['path']}")
+            if not listed:
+                header(
+                    ITEM_COLUMNS.format(
+                        id="ID", state="STATE", preprocess="PREPROCESS", mimetype="MIMETYPE",
+                        size="SIZE", path="PATH",
+                    )
+                )  # fmt: skip
+            typer.echo(
+                ITEM_COLUMNS.format(
+                    id=item["id"],
+                    state=item["state"],
+                    preprocess=item["preprocess_state"],
+                    mimetype=item["mimetype"] or "-",
+                    size=item["size"],
+                    path=item["path"],
+                )
+            )
+        listed += 1
+    if not listed:
+        which = state if preprocess_state is None else f"{state}, {preprocess_state}"
+        nothing_found(f"no items ({which}) in dataset {dataset!r}")
 
 
 def thumbnail(

@@ -43,6 +43,8 @@ def run_line(run: SyncRunSummary, dataset: str) -> str:
     """One sync run of ``dataset`` as a line, with its error and the CLI's hint below."""
     progress = f"partitions {run.partitions_done}/{run.partitions_total}"
     counts = " ".join(f"{name}={n}" for name, n in run.counts.items())
+    if run.planned:  # a dry run applies nothing: its counts are the plan's
+        counts = f"planned: {counts}"
     line = (
         f"#{run.id:<5} {run.kind:<8} {run.status:<9} "
         f"{'dry-run ' if run.dry_run else ''}{progress:<18} "
@@ -56,10 +58,16 @@ def run_line(run: SyncRunSummary, dataset: str) -> str:
 
 
 def follow(
-    catalog: Catalog, run: TriggeredRun, *, wait: bool, show_syncs: bool = True
+    catalog: Catalog,
+    run: TriggeredRun,
+    *,
+    wait: bool,
+    show_syncs: bool = True,
+    follow_with: str | None = None,
 ) -> str | None:
-    """Say which run started; with ``wait``, wait for it and print its sync runs. Returns
-    the final state (None without ``wait``).
+    """Say which run started and the command that follows it (``follow_with``; default
+    ``tributary runs``); with ``wait``, wait for it and print its sync runs. Returns the
+    final state (None without ``wait``).
 
     Raises ``RunFailed`` (exit 1) when the run failed or a sync in it was refused: a
     script or CI job reading the exit code must not take a refused sync for a success.
@@ -68,7 +76,7 @@ def follow(
     from tributary.usecases.syncs import syncs_of_run
 
     typer.echo(f"{run.dag_id} triggered for {run.dataset!r}: run {run.run_id} ({run.airflow_url})")
-    typer.echo(f"follow it with: tributary runs {run.dataset}")
+    typer.echo(f"follow it with: {follow_with or f'tributary runs {run.dataset}'}")
     if not wait:
         return None
     state = wait_for_run(run)

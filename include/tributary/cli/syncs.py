@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from tributary.cli.output import JsonFlag, WaitFlag, follow, print_json, run_line
+from tributary.cli.tables import header, nothing_found
+
+RUN_HEADER = f"{'RUN':<6} {'KIND':<8} {'STATUS':<9} {'PROGRESS':<18} COUNTS"
 
 
 def sync(
@@ -36,11 +39,19 @@ def sync(
 
 
 def runs(dataset: str, json_out: JsonFlag = False) -> None:
-    """Sync history of a dataset, newest first, with progress of running syncs."""
+    """Sync history of a dataset, newest first, with progress of running syncs.
+    (Preprocessing: ``tributary dataset show``; its runs are Airflow's.)"""
     from tributary.usecases.catalog import open_catalog
     from tributary.usecases.syncs import SyncRunSummary, sync_history
 
-    for record in sync_history(open_catalog(), dataset):
+    records = sync_history(open_catalog(), dataset)
+    if not records:
+        nothing_found(
+            f"no sync runs of dataset {dataset!r} yet (start one: tributary sync {dataset})"
+        )
+    elif not json_out:
+        header(RUN_HEADER)
+    for record in records:
         if json_out:
             print_json(record)
         else:
