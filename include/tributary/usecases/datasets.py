@@ -206,6 +206,8 @@ def describe_dataset(catalog: Catalog, name: str, *, runs: int = LAST_RUNS) -> D
 class DatasetBusy(SyncLocked):
     """A dataset cannot be deleted while one of its syncs is running."""
 
+    permanent = False  # the sync ends: asking again then goes through
+
     def __init__(self, dataset: str, reason: str) -> None:
         super().__init__(f"dataset {dataset!r} not deleted: {reason}")
         self.dataset = dataset

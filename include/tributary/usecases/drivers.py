@@ -156,6 +156,8 @@ def list_drivers(catalog: Catalog) -> list[DriverStatus]:
 class DriverInUse(InvalidInput):
     """A driver cannot be deleted while datasets are bound to it; ``datasets`` names them."""
 
+    permanent = True  # until someone deletes those datasets
+
     def __init__(self, driver: str, datasets: list[str]) -> None:
         names = ", ".join(repr(name) for name in datasets)
         super().__init__(
