@@ -15,11 +15,11 @@ import typer
 # Typer 0.29 ships its own copy of Click, and exports none of its usage errors.
 from typer._click import exceptions as click_errors
 
-# What a command raises for a usage mistake of its own (exit 2, like Typer's own).
-UsageError = click_errors.UsageError
-
 from tributary.cli.hints import with_hint
 from tributary.errors import TributaryError
+
+# What a command raises for a usage mistake of its own (exit 2, like Typer's own).
+UsageError = click_errors.UsageError
 
 USAGE = 2
 FAILURE = 1
