@@ -293,3 +293,44 @@ def test_migrations_build_exactly_the_declared_schema(catalog):
         differences = compare_metadata(context, metadata)
 
     assert differences == []
+
+
+def test_the_failing_since_migration_dates_a_stored_failing_check(catalog_url):
+    """A driver whose last check failed before 0006 reads as failing since that check,
+    not as healthy until the next one."""
+    from alembic import command
+
+    engine = sa.create_engine(catalog_url)
+    command.upgrade(migrations.alembic_config(engine), "0005")
+    checked_at = dt.datetime(2026, 11, 1, 3, 0, tzinfo=dt.UTC)
+    rows = [
+        {"name": name, "ok": ok, "check": sa.null() if ok is None else {"ok": ok}}
+        for name, ok in (("broken", False), ("fine", True), ("unchecked", None))
+    ]
+    old_drivers = sa.table(
+        "drivers",
+        *(sa.column(c) for c in ("name", "provider", "bucket", "last_check_at", "created_at")),
+        sa.column("last_check", sa.JSON),
+    )
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(
+                old_drivers.insert().values(
+                    name=row["name"],
+                    provider="local",
+                    bucket="/b",
+                    last_check=row["check"],
+                    last_check_at=checked_at if row["ok"] is not None else None,
+                    created_at=checked_at,
+                )
+            )
+    engine.dispose()
+
+    catalog = Catalog(catalog_url)  # migrates to head
+    with catalog.begin() as conn:
+        since = {
+            name: drivers.check_status(conn, name).failing_since
+            for name in ("broken", "fine", "unchecked")
+        }
+
+    assert since == {"broken": checked_at, "fine": None, "unchecked": None}

@@ -99,7 +99,11 @@ def insert(conn: Connection, driver: Driver, check: dict | None = None) -> Drive
     fields = {k: v for k, v in driver.as_dict().items() if k != "id"}
     conn.execute(
         drivers.insert().values(
-            **fields, last_check=check, last_check_at=now if check else None, created_at=now
+            **fields,
+            last_check=check,
+            last_check_at=now if check else None,
+            failing_since=now if check and not check["ok"] else None,
+            created_at=now,
         )
     )
     return get(conn, driver.name)
@@ -136,13 +140,42 @@ def list_all(conn: Connection) -> list[Driver]:
     return [_from_row(r) for r in conn.execute(sa.select(drivers).order_by(drivers.c.name))]
 
 
-def record_check(conn: Connection, name: str, results: dict) -> None:
-    """Store the latest permission-probe results of a driver."""
+def record_check(conn: Connection, name: str, results: dict) -> dt.datetime | None:
+    """Store the latest permission-probe results of a driver; returns since when its
+    checks fail (None when this one passed).
+
+    A failing check keeps the time of the first failure of its streak, so a driver broken
+    for a week reads "failing since" that day, not since this morning's check.
+    """
+    now = dt.datetime.now(dt.UTC)
+    failing_since = (
+        sa.func.coalesce(drivers.c.failing_since, now) if not results["ok"] else sa.null()
+    )
     conn.execute(
         drivers.update()
         .where(drivers.c.name == name)
-        .values(last_check=results, last_check_at=dt.datetime.now(dt.UTC))
+        .values(last_check=results, last_check_at=now, failing_since=failing_since)
     )
+    return check_status(conn, name).failing_since
+
+
+@dataclass(frozen=True)
+class CheckStatus:
+    """A driver's latest permission-probe results (None: never probed) and since when its
+    checks fail (None: they pass, or it was never probed)."""
+
+    last_check: dict | None
+    failing_since: dt.datetime | None
+
+
+def check_status(conn: Connection, name: str) -> CheckStatus:
+    """The driver's latest check and since when its checks fail."""
+    row = conn.execute(
+        sa.select(drivers.c.last_check, drivers.c.failing_since).where(drivers.c.name == name)
+    ).first()
+    if row is None:
+        raise DriverNotFound(f"no driver named {name!r}")
+    return CheckStatus(row.last_check, _aware(row.failing_since))
 
 
 def last_check(conn: Connection, name: str) -> dict | None:
@@ -154,3 +187,10 @@ def delete(conn: Connection, driver_id: int) -> None:
     """Delete a driver's record (its connection and bucket are not Tributary's to touch).
     The caller checks first that no dataset uses it."""
     conn.execute(drivers.delete().where(drivers.c.id == driver_id))
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands timestamps back without their zone; every one stored here is UTC.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment

@@ -25,6 +25,9 @@ drivers = sa.Table(
     sa.Column("allow_delete", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_check", Json),
     sa.Column("last_check_at", Timestamp),
+    # When the checks started failing (a required permission missing); None while they
+    # pass. Kept across failing checks, so `driver list` says since when.
+    sa.Column("failing_since", Timestamp),
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
