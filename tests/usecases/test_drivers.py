@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pytest
 
 from tributary.errors import DriverNotFound, InvalidInput, NotFound
 from tributary.usecases.drivers import (
+    DriverFailing,
     DriverNotCreated,
     check_driver,
     create_driver,
+    drivers_to_check,
     list_drivers,
+    require_permissions,
 )
 
 
@@ -148,3 +152,70 @@ def test_a_driver_in_use_is_not_deleted_and_names_its_datasets(catalog, bucket):
     assert bucket.exists() and (bucket / "b.png").exists()
     with pytest.raises(DriverNotFound):
         delete_driver(catalog, "cam")
+
+
+def block_the_hidden_folder(bucket) -> None:
+    """Make the probe's put fail whoever runs the test (root ignores chmod): a file takes
+    the hidden folder's place (the one the creation's probe left behind goes)."""
+    shutil.rmtree(bucket / ".tributary", ignore_errors=True)
+    (bucket / ".tributary").write_bytes(b"not a folder")
+
+
+def test_a_driver_is_failing_since_its_first_failing_check_until_one_passes(catalog, bucket):
+    create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+    (status,) = list_drivers(catalog)
+    assert status.failing_since is None and status.as_dict()["failing_since"] is None
+
+    before = dt.datetime.now(dt.UTC)
+    block_the_hidden_folder(bucket)
+    first = check_driver(catalog, "cam")
+    second = check_driver(catalog, "cam")
+
+    assert not first.ok and not second.ok
+    assert before <= first.failing_since <= dt.datetime.now(dt.UTC)
+    assert second.failing_since == first.failing_since  # a streak keeps its start
+    (status,) = list_drivers(catalog)
+    assert status.failing_since == first.failing_since
+    assert status.as_dict()["failing_since"] == first.failing_since
+
+    (bucket / ".tributary").unlink()
+    assert check_driver(catalog, "cam").failing_since is None
+    assert list_drivers(catalog)[0].failing_since is None
+
+
+def test_requiring_permissions_names_the_driver_and_the_missing_one(catalog, bucket):
+    create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+    block_the_hidden_folder(bucket)
+
+    expected = r"^driver 'cam' is missing a required permission: put "
+    with pytest.raises(DriverFailing, match=expected) as raised:
+        require_permissions(catalog, "cam")
+
+    assert [m.split(" ")[0] for m in raised.value.missing] == ["put"]
+    assert raised.value.permanent  # a task fails at once: probing again cannot grant it
+    assert raised.value.failing_since == list_drivers(catalog)[0].failing_since
+    assert "tributary driver check cam" in str(raised.value)
+
+
+def test_requiring_permissions_of_a_healthy_driver_records_the_pass(catalog, bucket):
+    create_driver(catalog, name="cam", provider="local", bucket=str(bucket))
+
+    checked = require_permissions(catalog, "cam")
+
+    (status,) = list_drivers(catalog)
+    assert checked == {
+        "driver": "cam",
+        "location": status.last_check["location"],
+        "checked_at": status.last_check["checked_at"],
+    }
+    assert status.check_ok is True and status.failing_since is None
+
+
+def test_a_check_covers_one_named_driver_or_every_driver(catalog, bucket):
+    for name in ("b-cam", "a-cam"):
+        create_driver(catalog, name=name, provider="local", bucket=str(bucket))
+
+    assert drivers_to_check(catalog) == drivers_to_check(catalog, "") == ["a-cam", "b-cam"]
+    assert drivers_to_check(catalog, "b-cam") == ["b-cam"]
+    with pytest.raises(DriverNotFound, match="'nope'"):
+        drivers_to_check(catalog, "nope")

@@ -74,7 +74,7 @@ DRIVER_COLUMNS = "{name:<20} {where:<50} {conn:<20} {check}"
 
 @app.command("list")
 def driver_list(json_out: JsonFlag = False) -> None:
-    """List drivers with their last probe result."""
+    """List drivers with their last probe result (and since when a failing one fails)."""
     from tributary.usecases.catalog import open_catalog
     from tributary.usecases.drivers import list_drivers
 
@@ -89,6 +89,8 @@ def driver_list(json_out: JsonFlag = False) -> None:
             continue
         driver = status.driver
         state = {True: "ok", False: "FAILED", None: "never checked"}[status.check_ok]
+        if status.failing_since:
+            state += f" since {status.failing_since:%Y-%m-%d %H:%M} UTC"
         where = f"{driver.provider}://{driver.bucket}/{driver.prefix}"
         typer.echo(
             DRIVER_COLUMNS.format(

@@ -3,13 +3,14 @@ delete."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from tributary.catalog import Catalog
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import drivers as driver_queries
 from tributary.catalog.drivers import Driver
-from tributary.errors import InvalidInput, TributaryError
+from tributary.errors import InvalidInput, PermissionsMissing, TributaryError
 from tributary.storage import ObjectStore, StorageError, open_store
 from tributary.storage.probe import probe
 
@@ -29,12 +30,32 @@ class DriverNotCreated(TributaryError):
         self.check = check
 
 
+class DriverFailing(PermissionsMissing):
+    """A driver's check found required permissions missing (lost since an earlier check,
+    or never granted: the same to whoever must grant them). ``driver`` is its name,
+    ``missing`` the permissions, ``failing_since`` when its checks started failing."""
+
+    permanent = True  # a person must grant the permission; probing again cannot
+
+    def __init__(self, driver: str, missing: list[str], failing_since: dt.datetime) -> None:
+        super().__init__(
+            f"driver {driver!r} is missing a required permission: {'; '.join(missing)} "
+            f"(failing since {failing_since:%Y-%m-%d %H:%M} UTC); grant it, then "
+            f"`tributary driver check {driver}` clears the failure"
+        )
+        self.driver = driver
+        self.missing = missing
+        self.failing_since = failing_since
+
+
 @dataclass(frozen=True)
 class ProbedDriver:
-    """A driver and the report of the permission probe just run on it."""
+    """A driver and the report of the permission probe just run on it (with, once the
+    report is recorded, since when the driver's checks fail)."""
 
     driver: Driver
     check: dict
+    failing_since: dt.datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -48,6 +69,7 @@ class DriverStatus:
 
     driver: Driver
     last_check: dict | None
+    failing_since: dt.datetime | None = None
 
     @property
     def check_ok(self) -> bool | None:
@@ -55,8 +77,12 @@ class DriverStatus:
         return self.last_check["ok"] if self.last_check else None
 
     def as_dict(self) -> dict:
-        """The driver's JSON shape with ``check_ok``."""
-        return {**self.driver.as_dict(), "check_ok": self.check_ok}
+        """The driver's JSON shape with ``check_ok`` and ``failing_since``."""
+        return {
+            **self.driver.as_dict(),
+            "check_ok": self.check_ok,
+            "failing_since": self.failing_since,
+        }
 
 
 def create_driver(
@@ -140,17 +166,48 @@ def check_driver(catalog: Catalog, name: str) -> ProbedDriver:
     require_connection(driver, f"driver {name!r} not checked")
     check = probe(open_store(driver), allow_delete=driver.allow_delete).as_dict()
     with catalog.begin() as conn:
-        driver_queries.record_check(conn, name, check)
-    return ProbedDriver(driver, check)
+        failing_since = driver_queries.record_check(conn, name, check)
+    return ProbedDriver(driver, check, failing_since)
+
+
+def drivers_to_check(catalog: Catalog, name: str | None = None) -> list[str]:
+    """The driver called ``name`` (raises ``DriverNotFound`` if there is none), or, with no
+    name, every driver: what a permission check run covers."""
+    with catalog.begin() as conn:
+        if name:
+            return [driver_queries.get(conn, name).name]
+        return [driver.name for driver in driver_queries.list_all(conn)]
+
+
+def require_permissions(catalog: Catalog, name: str) -> dict:
+    """Check a driver (recording the result, as ``check_driver``) and raise
+    ``DriverFailing`` naming every required permission that does not hold.
+
+    Returns the passing check's summary: the driver, its location and when it was checked.
+    """
+    checked = check_driver(catalog, name)
+    if not checked.ok:
+        missing = [
+            f"{permission} ({result['message']})"
+            for permission, result in checked.check["permissions"].items()
+            if result["required"] and not result["ok"]
+        ]
+        raise DriverFailing(name, missing, checked.failing_since)
+    return {
+        "driver": name,
+        "location": checked.check["location"],
+        "checked_at": checked.check["checked_at"],
+    }
 
 
 def list_drivers(catalog: Catalog) -> list[DriverStatus]:
-    """Every driver, by name, with its last probe result."""
+    """Every driver, by name, with its last probe result and since when it fails."""
     with catalog.begin() as conn:
-        return [
-            DriverStatus(driver, driver_queries.last_check(conn, driver.name))
-            for driver in driver_queries.list_all(conn)
-        ]
+        statuses = []
+        for driver in driver_queries.list_all(conn):
+            status = driver_queries.check_status(conn, driver.name)
+            statuses.append(DriverStatus(driver, status.last_check, status.failing_since))
+        return statuses
 
 
 class DriverInUse(InvalidInput):
