@@ -56,6 +56,11 @@ def upstream_schedule() -> str:
     return os.environ.get("TRIBUTARY_UPSTREAM_SCHEDULE", "0 2 * * *")
 
 
+def permission_check_schedule() -> str:
+    """Cron of the daily permission check of every driver (default 03:00 UTC)."""
+    return os.environ.get("TRIBUTARY_PERMISSION_CHECK_SCHEDULE", "0 3 * * *")
+
+
 def event_sources() -> list[dict]:
     """Bucket event queues the event sync watches (``TRIBUTARY_EVENT_SOURCES``, JSON list)."""
     raw = os.environ.get("TRIBUTARY_EVENT_SOURCES", "").strip()

@@ -16,6 +16,7 @@ EXPECTED_DAGS = {
     "tributary_upstream_sync",
     "tributary_event_sync",
     "tributary_preprocess",
+    "tributary_permission_check",
     "example_tributary_dominant_colour",
     "example_tributary_s3_to_dataset",
     "example_tributary_local_folder",
