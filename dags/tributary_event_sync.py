@@ -39,6 +39,7 @@ from tributary.triggers.event_sources import event_assets, schedule_for
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,  # batches apply in arrival order
+    is_paused_upon_creation=False,  # on from installation: the CLI never unpauses a DAG
     tags=["tributary", "sync"],
     doc_md=__doc__,
     params={

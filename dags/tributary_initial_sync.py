@@ -38,6 +38,7 @@ from tributary.tasks.run_context import airflow_run_alive
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=8,
+    is_paused_upon_creation=False,  # on from installation: the CLI never unpauses a DAG
     tags=["tributary", "sync"],
     doc_md=__doc__,
     params={

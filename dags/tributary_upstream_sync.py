@@ -50,6 +50,7 @@ from tributary.tasks.run_context import airflow_run_alive, failed_tasks, folder_
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=4,
+    is_paused_upon_creation=False,  # nightly from installation (README: Schedules)
     tags=["tributary", "sync"],
     doc_md=__doc__,
     params={

@@ -62,6 +62,13 @@ def test_parsing_opens_no_catalog(tmp_path, monkeypatch):
     assert not (tmp_path / "never.db").exists()
 
 
+@pytest.mark.parametrize("dag_id", sorted(d for d in EXPECTED_DAGS if d.startswith("tributary_")))
+def test_tributary_dags_are_on_from_installation(dagbag, dag_id):
+    """The CLI never unpauses a DAG (unpausing a scheduled one runs its latest interval at
+    once, for real): Tributary's own DAGs are created unpaused, schedules included."""
+    assert dagbag.dags[dag_id].is_paused_upon_creation is False
+
+
 def test_upstream_sync_is_nightly_by_default_and_configurable(monkeypatch):
     from tests.dags.runner import load_dag
 

@@ -61,6 +61,17 @@ def test_demo_brings_up_airflow_with_the_synced_dataset(tmp_path):
         subprocess.run(["bash", "scripts/demo.sh", "stop"], cwd=REPO, env=env, check=False)
 
 
+def finished_scheduled_runs(listed: str) -> list[dict]:
+    """The finished scheduled runs in ``airflow dags list-runs -o json`` output (its JSON
+    is one line; warnings may come before it)."""
+    (runs,) = [json.loads(line) for line in listed.splitlines() if line.startswith("[")]
+    return [
+        r
+        for r in runs
+        if r["run_id"].startswith("scheduled__") and r["state"] in ("success", "failed")
+    ]
+
+
 def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
     """``tributary sync --dry-run --wait`` through the REST API, then ``airflow backfill
     create`` over three days of a date-partitioned folder, run by the real scheduler."""
@@ -123,11 +134,12 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
     check_preprocessing(run, wait_for, tributary, tmp_path)
     check_preprocess_backfill(run, wait_for, backfill, tributary, cli_env)
 
-    # Unpausing the nightly DAG makes Airflow run its latest interval at once (every
-    # sync-enabled dataset); let that finish so the dry run below is what sees the change.
-    run(str(bin_dir / "airflow"), "dags", "unpause", "tributary_upstream_sync")
+    # The nightly DAG is on from installation (the CLI never unpauses it), so Airflow ran
+    # its latest interval when it first parsed it; let that run end so that the dry run
+    # below is what sees the change.
+    list_runs = (str(bin_dir / "airflow"), "dags", "list-runs", "tributary_upstream_sync")
     wait_for(
-        lambda: [r for r in sync_runs("demo") if r["kind"] == "upstream" and r["finished_at"]],
+        lambda: finished_scheduled_runs(run(*list_runs, "-o", "json")),
         "the scheduled upstream sync",
     )
     (demo / "bucket" / "zz-new-file.txt").write_text("added after the initial sync")

@@ -13,7 +13,9 @@ from tributary.airflow_rest import AirflowRefused
 class FakeAirflow:
     """Stands in for ``AirflowClient``: records what it was asked, answers as told."""
 
-    paused: bool = True
+    # As Tributary's DAGs are created (is_paused_upon_creation=False).
+    paused: bool = False
+    periodic: bool = True  # Airflow's timetable_periodic: a time schedule
     final_state: str = "success"
     refuse: Exception | None = None
     base_url: str = "http://airflow.test"
@@ -24,7 +26,7 @@ class FakeAirflow:
     def wait_for_dag(self, dag_id: str) -> dict:
         if self.refuse is not None:
             raise self.refuse
-        return {"dag_id": dag_id, "is_paused": self.paused}
+        return {"dag_id": dag_id, "is_paused": self.paused, "timetable_periodic": self.periodic}
 
     def unpause(self, dag_id: str) -> None:
         self.calls.append(("unpause", dag_id))

@@ -6,29 +6,54 @@ import pytest
 
 from tributary.airflow_rest import AirflowRefused
 from tributary.usecases.airflow_runs import (
+    DagPaused,
     RunAliveQuery,
     RunNotStarted,
     trigger_dag,
     wait_for_run,
 )
+from tributary.usecases.syncs import start_upstream_sync
 
 
-def test_a_paused_dag_is_unpaused_then_triggered(airflow):
+def test_an_unpaused_dag_is_triggered(airflow):
     run = trigger_dag("tributary_preprocess", {"dataset": "ds", "force": True}, client=airflow)
 
-    assert airflow.calls == [
-        ("unpause", "tributary_preprocess"),
-        ("trigger", "tributary_preprocess", {"dataset": "ds", "force": True}),
-    ]
-    assert (run.dag_id, run.run_id, run.dataset) == ("tributary_preprocess", "manual__2", "ds")
+    assert airflow.calls == [("trigger", "tributary_preprocess", {"dataset": "ds", "force": True})]
+    assert (run.dag_id, run.run_id, run.dataset) == ("tributary_preprocess", "manual__1", "ds")
 
 
-def test_an_unpaused_dag_is_only_triggered(airflow):
-    airflow.paused = False
+def test_a_dry_run_on_a_paused_dag_is_refused_and_changes_nothing(catalog, airflow):
+    """Unpausing the nightly DAG once made Airflow run its latest interval at once: a real,
+    applying sync of every dataset, started by a dry run. A paused DAG is now refused."""
+    from tributary.catalog import datasets, drivers
 
-    trigger_dag("tributary_preprocess", {"dataset": "ds"}, client=airflow)
+    with catalog.begin() as conn:
+        drivers.create(conn, name="d", provider="local", bucket="/srv/d")
+        datasets.create(conn, name="ds", driver_name="d")
+    airflow.paused = True
 
-    assert [call[0] for call in airflow.calls] == ["trigger"]
+    with pytest.raises(DagPaused) as refused:
+        start_upstream_sync(catalog, "ds", dry_run=True, client=airflow)
+
+    assert airflow.calls == []  # no unpause, no trigger: Airflow is left exactly as it was
+    assert airflow.paused
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(
+        "tributary_upstream_sync is paused in Airflow, so nothing was started: unpause it "
+        "(`airflow dags unpause tributary_upstream_sync`"
+    )
+    assert "switches its schedule on" in message  # what unpausing it will also do
+    assert refused.value.permanent and isinstance(refused.value, RunNotStarted)
+
+
+def test_a_paused_dag_without_a_schedule_is_refused_too(airflow):
+    airflow.paused, airflow.periodic = True, False
+
+    with pytest.raises(DagPaused, match=r"`airflow dags unpause tributary_initial_sync`") as e:
+        trigger_dag("tributary_initial_sync", {"dataset": "ds"}, client=airflow)
+
+    assert airflow.calls == []
+    assert "schedule" not in str(e.value)
 
 
 def test_a_refusal_says_which_dag_did_not_start(airflow):

@@ -32,10 +32,7 @@ def test_creation_starts_the_initial_sync(catalog, driver, airflow):
         "ds",
         "http://airflow.test",
     )
-    assert airflow.calls == [
-        ("unpause", "tributary_initial_sync"),
-        ("trigger", "tributary_initial_sync", {"dataset": "ds"}),
-    ]
+    assert airflow.calls == [("trigger", "tributary_initial_sync", {"dataset": "ds"})]
     (listed,) = list_datasets(catalog)
     assert (listed["name"], listed["driver"], listed["quota"]) == ("ds", "d", 5)
     assert listed["items"] == {"active": 0, "ghost": 0}

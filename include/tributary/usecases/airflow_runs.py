@@ -24,6 +24,31 @@ class RunFailed(TributaryError):
     permanent = True  # the run is over: waiting for it again changes nothing
 
 
+class DagPaused(RunNotStarted):
+    """The DAG is paused in Airflow, so no run was started.
+
+    Tributary never unpauses a DAG itself: a paused DAG is a person's decision, and
+    unpausing a scheduled one also switches its schedule on, whereupon Airflow at once runs
+    its latest interval for real (a ``--dry-run`` once started a full applying sync that
+    way). Tributary's DAGs are created unpaused, so this means someone paused it.
+    """
+
+    permanent = True  # a person decides when a DAG runs again
+
+    def __init__(self, dag_id: str, *, scheduled: bool) -> None:
+        schedule = (
+            "; that also switches its schedule on, and Airflow then at once runs the latest "
+            "scheduled interval it missed"
+            if scheduled
+            else ""
+        )
+        super().__init__(
+            f"{dag_id} is paused in Airflow, so nothing was started: unpause it "
+            f"(`airflow dags unpause {dag_id}` or the toggle in the Airflow UI){schedule}"
+        )
+        self.dag_id = dag_id
+
+
 @dataclass(frozen=True)
 class TriggeredRun:
     """A DAG run Airflow accepted for one dataset."""
@@ -35,15 +60,18 @@ class TriggeredRun:
 
 
 def trigger_dag(dag_id: str, conf: dict, *, client: AirflowClient | None = None) -> TriggeredRun:
-    """Start a run of ``dag_id`` with ``conf`` (which names its ``dataset``), unpausing the
-    DAG first if it is paused. Raises ``RunNotStarted`` with Airflow's reason."""
+    """Start a run of ``dag_id`` with ``conf`` (which names its ``dataset``). Raises
+    ``DagPaused`` if the DAG is paused (it is never unpaused from here, see there), else
+    ``RunNotStarted`` with Airflow's reason."""
     client = client or AirflowClient.from_env()
     try:
-        if client.wait_for_dag(dag_id)["is_paused"]:
-            client.unpause(dag_id)
-        run_id = client.trigger(dag_id, conf)
+        dag = client.wait_for_dag(dag_id)
+        # A run triggered on a paused DAG would only wait, queued, for the unpause.
+        run_id = None if dag["is_paused"] else client.trigger(dag_id, conf)
     except TributaryError as exc:
         raise RunNotStarted(f"{dag_id} not started: {exc}") from exc
+    if run_id is None:
+        raise DagPaused(dag_id, scheduled=bool(dag.get("timetable_periodic")))
     return TriggeredRun(dag_id, run_id, conf["dataset"], client.base_url)
 
 
