@@ -164,12 +164,6 @@ class AirflowClient:
                     ) from exc
             time.sleep(poll)
 
-    def unpause(self, dag_id: str) -> None:
-        """Unpause a DAG so its runs start."""
-        self._request(
-            "PATCH", f"/api/v2/dags/{dag_id}", headers=self._auth, json={"is_paused": False}
-        )
-
     def trigger(self, dag_id: str, conf: dict) -> str:
         """Start a DAG run now with ``conf``; returns its run id."""
         run = self._request(
