@@ -183,6 +183,7 @@ def main() -> None:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AIRFLOW_HOME", str(WORK / "airflow"))
+    os.environ.setdefault("TRIBUTARY_LOCAL_ROOTS", str(WORK))  # the benches' folders
 
     sizes = [args.local // 10, args.local] + ([1_000_000] if args.million else [])
     rows, rss = [], {}

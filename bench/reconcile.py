@@ -189,6 +189,7 @@ def main() -> None:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AIRFLOW_HOME", str(WORK / "airflow"))
+    os.environ.setdefault("TRIBUTARY_LOCAL_ROOTS", str(WORK))  # the benches' folders
     if args.child:
         logging.disable(logging.INFO)
         step, target, items = args.child

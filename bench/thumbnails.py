@@ -151,6 +151,7 @@ def end_to_end(count: int) -> dict:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "TRIBUTARY_CATALOG_URL": f"sqlite:///{home / 'catalog.db'}",
+        "TRIBUTARY_LOCAL_ROOTS": str(bucket),
         "PYTHONPATH": str(REPO / "include"),
     }
     airflow = str(Path(sys.executable).parent / "airflow")

@@ -24,6 +24,9 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "TRIBUTARY_STORAGE_ROOT": str(_HOME / "internal-storage"),
+        # Tests make local drivers in pytest's tmp_path folders, all under the system temp
+        # folder: let local drivers use it (TRIBUTARY_LOCAL_ROOTS confines them).
+        "TRIBUTARY_LOCAL_ROOTS": tempfile.gettempdir(),
         # Never trigger a real Airflow by accident from a test.
         "TRIBUTARY_AIRFLOW_URL": "http://127.0.0.1:9",
     }

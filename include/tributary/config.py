@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from pathlib import Path
 
 HIDDEN_FOLDER = ".tributary"
@@ -29,6 +30,33 @@ def default_catalog_url() -> str:
 def internal_storage_root() -> Path:
     """Where datasets without a driver keep their files (the internal storage)."""
     return Path(os.environ.get("TRIBUTARY_STORAGE_ROOT", airflow_home() / "tributary-storage"))
+
+
+# The checkout this package runs from (include/tributary/config.py → the repository): where
+# scripts/demo.sh keeps its sample bucket unless TRIBUTARY_DEMO_DIR moves it.
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def demo_bucket() -> Path:
+    """The sample bucket ``scripts/demo.sh`` creates: ``$TRIBUTARY_DEMO_DIR/bucket``, else
+    ``.demo/bucket`` in the checkout."""
+    return Path(os.environ.get("TRIBUTARY_DEMO_DIR") or _CHECKOUT / ".demo") / "bucket"
+
+
+def local_roots() -> list[Path]:
+    """The folders local drivers may use (``TRIBUTARY_LOCAL_ROOTS``), resolved.
+
+    Folders separated by ``os.pathsep`` or commas; set but empty, no local driver is
+    allowed. Unset: the demo's sample bucket and the internal storage root — a driver
+    created through the REST API must not reach ``/etc`` or Airflow's own home.
+    """
+    raw = os.environ.get("TRIBUTARY_LOCAL_ROOTS")
+    if raw is None:
+        folders = [demo_bucket(), internal_storage_root()]
+    else:
+        folders = [Path(part.strip()) for part in re.split(rf"[,{re.escape(os.pathsep)}]", raw)]
+        folders = [folder for folder in folders if str(folder) not in ("", ".")]
+    return [folder.expanduser().resolve() for folder in folders]
 
 
 def listing_page_size() -> int:

@@ -55,7 +55,8 @@ def test_a_local_bucket_is_stored_as_an_absolute_path(tmp_path, monkeypatch):
     assert driver.bucket == str(tmp_path / "imgs")
 
 
-def test_dataset_list_reports_storage_and_quota(catalog):
+def test_dataset_list_reports_storage_and_quota(catalog, monkeypatch):
+    monkeypatch.setenv("TRIBUTARY_LOCAL_ROOTS", "/data")
     with catalog.begin() as conn:
         drivers.create(conn, name="d", provider="local", bucket="/data", path="imgs")
         datasets.create(conn, name="with-driver", driver_name="d", quota=5)

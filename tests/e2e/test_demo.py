@@ -30,6 +30,8 @@ def test_demo_brings_up_airflow_with_the_synced_dataset(tmp_path):
         TRIBUTARY_DEMO_PORT=str(free_port()),
         TRIBUTARY_DEMO_WORKER_LOG_PORT=str(free_port()),
         TRIBUTARY_DEMO_TRIGGER_LOG_PORT=str(free_port()),
+        # Local drivers may use the demo's bucket and the date-partitioned folder made below.
+        TRIBUTARY_LOCAL_ROOTS=os.pathsep.join(str(tmp_path / d) for d in ("demo/bucket", "dated")),
     )
     try:
         result = subprocess.run(

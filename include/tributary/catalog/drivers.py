@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from tributary.catalog.names import check_name
 from tributary.catalog.schema import drivers
 from tributary.errors import DriverNotFound, InvalidInput, NotFound
+from tributary.storage.local import outside_local_roots
 
 PROVIDERS = ("local", "s3", "azure", "gcs")
 
@@ -73,6 +74,9 @@ def build(
     if provider == "local":
         # Workers run elsewhere than the shell that created the driver: keep no relative path.
         bucket = str(Path(bucket).expanduser().resolve())
+        # Drivers come from the REST API too: a local one may not reach any folder at all.
+        if reason := outside_local_roots(bucket):
+            raise InvalidInput(reason)
     return Driver(
         id=0,
         name=name,

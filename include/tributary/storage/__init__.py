@@ -15,11 +15,23 @@ if TYPE_CHECKING:
 __all__ = ["ObjectInfo", "ObjectStore", "StorageError", "open_dataset_store", "open_store"]
 
 
-@functools.lru_cache(maxsize=64)
 def open_store(driver: Driver) -> ObjectStore:
     """The adapter for a driver, one per driver per process (building an SDK client costs
     ~0.2 s; the listing partitions of a sync share one). Provider SDKs load only when used.
+
+    A local driver's folder is checked against ``TRIBUTARY_LOCAL_ROOTS`` at every open, not
+    only when the driver was created: its catalog row may predate the setting, or its folder
+    may have been re-pointed through a link since.
     """
+    if driver.provider == "local":
+        from tributary.storage.local import check_local_root
+
+        check_local_root(driver.bucket)
+    return _cached_store(driver)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_store(driver: Driver) -> ObjectStore:
     if driver.provider == "local":
         from tributary.storage.local import LocalStore
 

@@ -13,6 +13,11 @@ Three rules keep a sync inside its folder and alive whatever the folder holds:
   unreadable folder, a FIFO, a socket, a device) is skipped, counted and logged; an entry
   deleted while it is listed is simply not listed. Only a root that is missing or unreadable
   fails the listing. Walking relative to open folders also lists trees deeper than PATH_MAX.
+* **A local driver stays inside ``TRIBUTARY_LOCAL_ROOTS``** (``config.local_roots``): its
+  folder, resolved through any link, must be one of those folders or under one, when the
+  driver is created and again each time its store is opened (a catalog row older than the
+  setting, or a folder re-pointed since, fails then). The internal storage is the operator's
+  own setting and is not checked.
 * **Names that are not valid UTF-8 keep their bytes**: each undecodable byte becomes
   ``%XX`` (upper-case hex, 80–FF) and, in such a name only, ``%`` becomes ``%25``. Valid
   names are never escaped. A key segment maps back to the literal name when it exists, else
@@ -34,7 +39,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tributary.config import listing_page_size
+from tributary.config import listing_page_size, local_roots
 from tributary.storage.base import (
     AccessDenied,
     BucketNotFound,
@@ -62,6 +67,35 @@ class LinkRefused(StorageError):
     """A write or delete would go through a symbolic link, which Tributary never follows."""
 
     permanent = True
+
+
+class OutsideLocalRoots(AccessDenied):
+    """A local driver's folder is outside ``TRIBUTARY_LOCAL_ROOTS``: no retry can fix it."""
+
+    permanent = True
+
+
+def outside_local_roots(folder: str) -> str | None:
+    """Why no local driver may use ``folder`` (one line), or None when one may.
+
+    The folder is resolved first (``realpath``), so neither a link nor a ``..`` can lead a
+    driver out of the allowed folders.
+    """
+    resolved = Path(folder).expanduser().resolve()
+    roots = local_roots()
+    if any(resolved.is_relative_to(root) for root in roots):
+        return None
+    allowed = ", ".join(str(root) for root in roots) or "none"
+    return (
+        f"local folder {resolved} is outside TRIBUTARY_LOCAL_ROOTS, the folders local drivers "
+        f"may use ({allowed})"
+    )
+
+
+def check_local_root(folder: str) -> None:
+    """Raise ``OutsideLocalRoots`` unless a local driver may use ``folder``."""
+    if reason := outside_local_roots(folder):
+        raise OutsideLocalRoots(reason)
 
 
 def escape_name(name: str) -> str:
