@@ -61,7 +61,8 @@ def test_a_driver_failing_its_probe_is_not_kept(run, tmp_path):
 
     assert code == 1
     assert "does not exist" in out
-    assert err.strip() == "error: driver 'bad' not created: a required permission is missing"
+    missing = f"local folder {tmp_path / 'nope'} does not exist"
+    assert err.strip() == f"error: driver 'bad' not created: {missing}"
     assert run("driver", "list", "--json")[1] == ""
 
 

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from tributary.catalog import datasets, drivers, items, syncs
 from tributary.catalog.schema import staging_listing
+from tributary.storage.base import BucketNotFound
 from tributary.storage.local import LocalStore
 from tributary.sync import initial, listing
 
@@ -94,11 +95,12 @@ def test_progress_is_visible_while_a_partition_lists(catalog, local_dataset, mon
     assert seen[-1] == len(KEYS)
 
 
-def test_missing_permission_stops_the_sync(catalog, tmp_path):
+def test_a_missing_folder_stops_the_sync_saying_so(catalog, tmp_path):
     with catalog.begin() as conn:
         drivers.create(conn, name="d", provider="local", bucket=str(tmp_path / "gone"))
         datasets.create(conn, name="ds", driver_name="d")
     sync_id = listing.start(catalog, dataset_name="ds", kind="initial", dag_id="d", run_id="r")
 
-    with pytest.raises(listing.PermissionsMissing, match="does not exist"):
+    # The probe's cause itself (permanent, one line), not "a permission is missing".
+    with pytest.raises(BucketNotFound, match="does not exist"):
         listing.check_permissions(catalog, sync_id)

@@ -13,6 +13,7 @@ from tributary.storage.base import (
     BadCredentials,
     BucketNotFound,
     CloudStore,
+    ConnectionNotFound,
     ObjectInfo,
     ObjectNotFound,
     StorageError,
@@ -49,6 +50,7 @@ class AzureBlobStore(CloudStore):
 
     @contextlib.contextmanager
     def _errors(self, action: str, key: str = "") -> Iterator[None]:
+        from airflow.exceptions import AirflowNotFoundException
         from azure.core.exceptions import (
             HttpResponseError,
             ResourceNotFoundError,
@@ -71,6 +73,8 @@ class AzureBlobStore(CloudStore):
             if exc.status_code == 403:
                 raise AccessDenied(f"{action} denied on {target} (Azure said {code})") from exc
             raise StorageError(f"{action} failed on {target}: Azure error {code}") from exc
+        except AirflowNotFoundException as exc:  # the hook looked the connection up: none
+            raise ConnectionNotFound(self.conn_id) from exc
         except ServiceRequestError as exc:
             raise Unreachable(f"Azure endpoint unreachable for container {self.bucket!r}") from exc
         except ValueError as exc:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tributary.config import HIDDEN_FOLDER
 from tributary.errors import TributaryError
+from tributary.hooks.connections import ConnectionNotFound as NoSuchConnection
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ class BadCredentials(StorageError):
     """The credentials are missing, malformed or rejected."""
 
     permanent = True
+
+
+class ConnectionNotFound(BadCredentials, NoSuchConnection):
+    """The driver's Airflow connection does not exist, as a storage adapter finds out (in
+    a task, or for a caller that did not ask first). One error with the use cases' own
+    check: fatal to the probe as bad credentials are, and the CLI's hint applies."""
+
+    permanent = True  # a person must add it
+
+    def __init__(self, conn_id: str) -> None:
+        super().__init__(f"Airflow has no connection {conn_id!r}", conn_id)
 
 
 class Unreachable(StorageError):
@@ -172,3 +184,13 @@ class CloudStore(ObjectStore):
         super().__init__(bucket, prefix)
         self.conn_id = conn_id
         self.storage_class = storage_class
+
+    def connection_missing(self) -> bool:
+        """True only when Airflow says the connection is defined nowhere; a lookup that
+        fails otherwise (a secrets backend down) is no proof, so False."""
+        from tributary.hooks.connections import connection_exists
+
+        try:
+            return not connection_exists(self.conn_id)
+        except Exception:
+            return False

@@ -13,6 +13,7 @@ from tributary.storage.base import (
     BadCredentials,
     BucketNotFound,
     CloudStore,
+    ConnectionNotFound,
     ObjectInfo,
     ObjectNotFound,
     StorageError,
@@ -44,6 +45,7 @@ class GCSStore(CloudStore):
 
     @contextlib.contextmanager
     def _errors(self, action: str, key: str = "") -> Iterator[None]:
+        from airflow.exceptions import AirflowNotFoundException
         from google.api_core import exceptions as gexc
         from google.auth.exceptions import GoogleAuthError
         from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -65,6 +67,8 @@ class GCSStore(CloudStore):
             raise BadCredentials(
                 f"connection {self.conn_id!r} has no usable Google credentials"
             ) from exc
+        except AirflowNotFoundException as exc:  # the hook looked the connection up: none
+            raise ConnectionNotFound(self.conn_id) from exc
         except RequestsConnectionError as exc:
             raise Unreachable(f"GCS endpoint unreachable for bucket {self.bucket!r}") from exc
         except gexc.GoogleAPICallError as exc:

@@ -35,6 +35,15 @@ class ProbeReport:
     location: str
     results: dict[str, PermissionResult] = field(default_factory=dict)
     checked_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    # The failure that stopped the probe before any permission could be tested (a missing
+    # bucket or folder, rejected credentials, a dead endpoint): the real cause, which a
+    # verdict of "permission missing" would hide.
+    fatal: StorageError | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def cause(self) -> str | None:
+        """Why nothing could be tested (one line), or None when the probe ran through."""
+        return str(self.fatal) if self.fatal is not None else None
 
     @property
     def ok(self) -> bool:
@@ -53,6 +62,7 @@ class ProbeReport:
             "location": self.location,
             "ok": self.ok,
             "checked_at": self.checked_at,
+            "cause": self.cause,
             "permissions": {name: asdict(r) for name, r in self.results.items()},
         }
 
@@ -72,6 +82,7 @@ def probe(store: ObjectStore, *, allow_delete: bool) -> ProbeReport:
         run.find_probe_in_listing()
         run.delete_probe()
     except _FATAL as exc:  # nothing else can say anything useful
+        run.report.fatal = exc
         for name in PERMISSIONS:
             run.record(name, False, str(exc))
     return run.report

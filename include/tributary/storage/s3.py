@@ -12,6 +12,7 @@ from tributary.storage.base import (
     BadCredentials,
     BucketNotFound,
     CloudStore,
+    ConnectionNotFound,
     ObjectInfo,
     ObjectNotFound,
     StorageError,
@@ -82,6 +83,10 @@ class S3Store(CloudStore):
                 ) from exc
             raise StorageError(f"{action} failed on {target}: S3 error {code}") from exc
         except (NoCredentialsError, PartialCredentialsError) as exc:
+            # S3Hook falls back to boto's own credential chain when the connection does not
+            # exist; with nothing there either, the cause is the missing connection.
+            if self.connection_missing():
+                raise ConnectionNotFound(self.conn_id) from exc
             raise BadCredentials(
                 f"connection {self.conn_id!r} has no usable AWS credentials"
             ) from exc

@@ -96,6 +96,8 @@ def check_permissions(catalog: Catalog, sync_id: int) -> dict:
             driver_queries.record_check(conn, dataset.driver.name, report.as_dict())
     for name, result in report.results.items():
         log.info("Permission %s: %s (%s)", name, "ok" if result.ok else "MISSING", result.message)
+    if report.fatal is not None:
+        raise report.fatal  # the real cause (a missing folder, …), not "permission missing"
     if not report.ok:
         raise PermissionsMissing(f"{store.location}: " + "; ".join(report.problems))
     return {name: r.ok for name, r in report.results.items()}

@@ -25,7 +25,10 @@ class DriverNotCreated(TributaryError):
     permanent = True  # a person must grant the permission first
 
     def __init__(self, driver: Driver, check: dict) -> None:
-        super().__init__(f"driver {driver.name!r} not created: a required permission is missing")
+        # A probe stopped by a missing bucket (or bad credentials, a dead endpoint) says so:
+        # "a permission is missing" would send the user after the wrong cause.
+        why = check.get("cause") or "a required permission is missing"
+        super().__init__(f"driver {driver.name!r} not created: {why}")
         self.driver = driver
         self.check = check
 
