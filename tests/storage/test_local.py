@@ -3,6 +3,7 @@ files that vanish mid-listing, and an identity that survives ``mv`` (issue 9, B1
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tributary.storage import local
-from tributary.storage.base import AccessDenied, BucketNotFound, ObjectNotFound
+from tributary.storage.base import AccessDenied, BucketNotFound, ObjectNotFound, PartialListing
 from tributary.storage.local import LinkRefused, LocalStore, escape_name, unescape_name
 from tributary.storage.probe import probe
 
@@ -137,13 +138,70 @@ def test_unlistable_entries_are_skipped_and_the_rest_listed(root, monkeypatch, c
 
     monkeypatch.setattr(local.os, "open", denied_on_locked)
     store = LocalStore(str(root))
+    listed = []
 
-    with caplog.at_level(logging.WARNING, logger=local.__name__):
-        assert keys(store) == ["in/a.jpg"]
+    # The unreadable folder may hold items: the listing ends saying so (issue 14).
+    gap = pytest.raises(PartialListing, match=r"could not list 'locked/' \(permission")
+    with caplog.at_level(logging.WARNING, logger=local.__name__), gap:
+        for page in store.list_raw(""):
+            listed += [o.key for o in page]
 
+    assert listed == ["in/a.jpg"]
     assert "Skipped 4 entries" in caplog.text
     assert "'locked/': permission denied" in caplog.text
     assert "'in/pipe.jpg': not a regular file" in caplog.text
+
+
+def test_the_probe_can_list_a_folder_whose_only_sub_folder_is_unreadable(tmp_path, monkeypatch):
+    (tmp_path / "bucket" / "locked").mkdir(parents=True)
+    real_open = os.open
+
+    def denied_on_locked(path, flags, *args, **kwargs):
+        if path == "locked":
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(local.os, "open", denied_on_locked)
+
+    report = probe(LocalStore(str(tmp_path / "bucket")), allow_delete=True)
+
+    assert report.ok, report.problems
+    assert "could not list 'locked/'" in report.results["list"].message
+
+
+def test_links_and_special_files_are_no_gap_in_a_listing(root):
+    (root / "dangling.jpg").symlink_to(root / "nowhere.jpg")
+    (root / "folder-link").symlink_to(root / "in", target_is_directory=True)
+    os.mkfifo(root / "in" / "pipe.jpg")
+
+    assert keys(LocalStore(str(root))) == ["in/a.jpg"]  # never items: the listing is whole
+
+
+class _UnreadableEntry:
+    """A directory entry whose type cannot be read (an I/O error on its inode)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _fail(self, *args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", self.name)
+
+    is_symlink = is_dir = stat = _fail
+
+
+def test_an_entry_whose_type_cannot_be_read_is_a_gap(root, monkeypatch):
+    (root / "in" / "b.jpg").write_bytes(b"b")
+    real_scandir = os.scandir
+
+    @contextlib.contextmanager
+    def scandir_failing_on_b(fd):
+        with real_scandir(fd) as entries:
+            yield [_UnreadableEntry(e.name) if e.name == "b.jpg" else e for e in entries]
+
+    monkeypatch.setattr(local.os, "scandir", scandir_failing_on_b)
+
+    with pytest.raises(PartialListing, match=r"could not list 'in/b.jpg' \(input/output"):
+        keys(LocalStore(str(root)))
 
 
 def test_an_unreadable_root_is_denied_not_missing(root, monkeypatch):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
 
 from tests.sync.upstream_steps import upstream_sync
-from tributary.catalog import datasets, drivers
+from tributary.catalog import datasets, drivers, syncs
 from tributary.catalog import items as item_queries
 from tributary.catalog.schema import items
+from tributary.errors import ListingIncomplete
+from tributary.storage import local
+from tributary.sync import initial, listing, partitions
 
 
 def catalog_items(catalog, dataset="ds") -> dict[str, dict]:
@@ -91,3 +95,82 @@ def test_a_vanished_escaped_name_is_a_ghost_and_a_moved_one_a_rename(catalog, fo
 
     assert report["counts"]["renamed"] == 1
     assert sorted(catalog_items(catalog)) == ["/%FE.bin"]
+
+
+@pytest.fixture
+def unreadable(monkeypatch):
+    """Make folders of a given name unreadable (tests run as root, whom chmod 000 does not
+    stop): opening one fails with EACCES, as for any other user."""
+    names: set[str] = set()
+    real_open = os.open
+
+    def denied(path, flags, *args, **kwargs):
+        if path in names:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(local.os, "open", denied)
+    return names
+
+
+def test_items_under_a_folder_that_cannot_be_listed_are_never_ghosted(
+    catalog, folder, dataset, unreadable
+):
+    for key in ("top.jpg", "open/a.jpg", "locked/0.jpg", "locked/deep/1.jpg"):
+        (folder / key).parent.mkdir(parents=True, exist_ok=True)
+        (folder / key).write_bytes(key.encode())
+    upstream_sync(catalog, dataset)
+    unreadable.add("locked")
+    (folder / "open" / "new.jpg").write_bytes(b"new")
+    (folder / "top.jpg").unlink()  # really gone, but judged only by a complete listing
+
+    with pytest.raises(ListingIncomplete) as failed:
+        upstream_sync(catalog, dataset, allow_mass_delete=True)
+
+    reason = str(failed.value)
+    assert "could not list '/locked/' (permission denied)" in reason
+    assert "nothing was marked as ghost; 1 new" in reason
+    assert sorted(catalog_items(catalog)) == [
+        "/locked/0.jpg", "/locked/deep/1.jpg", "/open/a.jpg", "/open/new.jpg", "/top.jpg",
+    ]  # fmt: skip
+    with catalog.begin() as conn:
+        (run,) = syncs.history(conn, dataset, limit=1)
+    assert run["status"] == "failed" and run["error"] == reason
+    assert run["partitions_done"] == run["partitions_total"]  # every partition finished
+
+    unreadable.clear()  # readable again: the next sync is complete and ghosts what is gone
+    report = upstream_sync(catalog, dataset, allow_mass_delete=True)
+    assert report["counts"]["vanished"] == 1
+    assert "/top.jpg" not in catalog_items(catalog)
+
+
+def test_an_unreadable_partition_folder_is_a_gap_and_the_others_are_listed(
+    catalog, folder, dataset, unreadable, monkeypatch
+):
+    monkeypatch.setattr(partitions, "MIN_FANOUT", 1)  # each top folder its own partition
+    for name in ("a", "b", "c"):
+        (folder / name).mkdir()
+        (folder / name / "x.jpg").write_bytes(name.encode())
+    upstream_sync(catalog, dataset)
+    unreadable.update({"a", "c"})
+
+    with pytest.raises(ListingIncomplete, match=r"partition \d could not list '/a/'.*; partit"):
+        upstream_sync(catalog, dataset, allow_mass_delete=True)
+
+    assert sorted(catalog_items(catalog)) == ["/a/x.jpg", "/b/x.jpg", "/c/x.jpg"]
+
+
+def test_an_initial_sync_indexes_what_it_could_list(catalog, folder, dataset, unreadable):
+    (folder / "open").mkdir()
+    (folder / "open" / "a.jpg").write_bytes(b"a")
+    (folder / "locked").mkdir()
+    (folder / "locked" / "b.jpg").write_bytes(b"b")
+    unreadable.add("locked")
+
+    sync_id = listing.start(catalog, dataset_name=dataset, kind="initial", dag_id="d", run_id="r")
+    for pointer in listing.plan(catalog, sync_id):
+        listing.list_partition(catalog, sync_id, pointer["index"])
+    initial.check_quota(catalog, sync_id)
+    initial.index(catalog, sync_id)
+
+    assert sorted(catalog_items(catalog)) == ["/open/a.jpg"]

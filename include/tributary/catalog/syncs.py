@@ -324,18 +324,29 @@ def partition_progress(
 
 
 def finish_partition(
-    conn: Connection, sync_id: int, index: int, listed: int, skipped: int = 0
+    conn: Connection,
+    sync_id: int,
+    index: int,
+    listed: int,
+    skipped: int = 0,
+    *,
+    unlisted: str | None = None,
 ) -> None:
-    """Mark a partition as completely listed; ``skipped``: objects holding data that the
-    listing rules left out (keys ending in ``/``), reported on the run, never dropped
-    silently."""
+    """Mark a partition as listed; ``skipped``: objects holding data that the listing rules
+    left out (keys ending in ``/``), reported on the run, never dropped silently.
+
+    ``unlisted`` says which parts could not be listed (an unreadable folder): the partition
+    is then ``incomplete`` — its rows are real, but what lies in those parts is unknown, so
+    the listing counts as incomplete and nothing is marked as ghost.
+    """
     _update_partition(
         conn,
         sync_id,
         index,
-        status="done",
+        status="incomplete" if unlisted else "done",
         objects_listed=listed,
         objects_skipped=skipped,
+        error=unlisted,
         finished_at=_now(),
     )
 
@@ -362,7 +373,8 @@ def _refresh_run_counts(conn: Connection, sync_id: int) -> None:
     totals = conn.execute(
         sa.select(
             sa.func.coalesce(sa.func.sum(parts.objects_listed), 0),
-            sa.func.count().filter(parts.status == "done"),
+            # Finished partitions, those with parts they could not list included.
+            sa.func.count().filter(parts.status.in_(("done", "incomplete"))),
             sa.func.coalesce(sa.func.sum(parts.objects_skipped), 0),
         ).where(parts.sync_id == sync_id)
     ).one()
@@ -379,7 +391,8 @@ def _refresh_run_counts(conn: Connection, sync_id: int) -> None:
 
 
 def incomplete_partitions(conn: Connection, sync_id: int) -> list[int]:
-    """Partitions whose listing did not finish: a listing is complete only without any."""
+    """Partitions not completely listed (unfinished, or finished with parts that could not
+    be listed): a listing is complete only without any."""
     return list(
         conn.execute(
             sa.select(sync_partitions.c.partition_index).where(
@@ -399,6 +412,35 @@ def planned_partitions(conn: Connection, sync_ids: list[int]) -> list[tuple[int,
             .order_by(sync_partitions.c.sync_id, sync_partitions.c.partition_index)
         )
     ]
+
+
+def unfinished_partitions(conn: Connection, sync_id: int) -> list[int]:
+    """Partitions whose listing did not finish (failed, or not run): their rows are partial."""
+    parts = sync_partitions.c
+    return list(
+        conn.execute(
+            sa.select(parts.partition_index).where(
+                (parts.sync_id == sync_id) & parts.status.not_in(("done", "incomplete"))
+            )
+        ).scalars()
+    )
+
+
+def listing_gaps(conn: Connection, sync_id: int) -> str:
+    """Why a sync's listing is incomplete, in one line: the partitions that did not finish,
+    then what the finished ones could not list."""
+    parts = sync_partitions.c
+    rows = conn.execute(
+        sa.select(parts.partition_index, parts.status, parts.error)
+        .where((parts.sync_id == sync_id) & (parts.status != "done"))
+        .order_by(parts.partition_index)
+    ).all()
+    unfinished = [index for index, status, _ in rows if status != "incomplete"]
+    reasons = [f"partitions {unfinished} did not finish"] if unfinished else []
+    reasons += [
+        f"partition {index} {error}" for index, status, error in rows if status == "incomplete"
+    ]
+    return "; ".join(reasons)
 
 
 def succeed(conn: Connection, sync_id: int, **counts) -> None:

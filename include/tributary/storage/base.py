@@ -73,6 +73,27 @@ class ObjectNotFound(StorageError):
     permanent = False  # a file may vanish mid-sync; the next listing decides
 
 
+class PartialListing(StorageError):
+    """A listing ended with parts it could not list (an unreadable folder, an entry whose
+    type could not be read).
+
+    Raised after the last page: every object yielded before it is real, but what lies in
+    the parts named is unknown, not gone, so nothing may be marked as vanished on the
+    strength of this listing. ``parts`` holds the first few ``(key, reason)`` pairs and
+    ``count`` how many there were. A consumer that does not expect it fails, which is the
+    safe default.
+    """
+
+    permanent = False  # a folder may be readable again, an I/O error pass: worth a retry
+
+    def __init__(self, where: str, parts: list[tuple[str, str]], count: int) -> None:
+        named = ", ".join(f"{key!r} ({reason})" for key, reason in parts)
+        more = f" and {count - len(parts)} more" if count > len(parts) else ""
+        super().__init__(f"could not list {named}{more} under {where}")
+        self.parts = parts
+        self.count = count
+
+
 class ObjectStore(abc.ABC):
     """A bucket (or container, or directory) seen as a flat key space.
 
@@ -114,6 +135,10 @@ class ObjectStore(abc.ABC):
         which is a folder on the local provider and in every path a user types, so such an
         object could be neither downloaded by its name nor written back to a folder.
         Non-recursive listing returns only the objects directly under ``prefix``.
+
+        Raises ``PartialListing`` after the last page when parts of the listing could not
+        be listed (local folders: an unreadable sub-folder); a cloud listing either
+        finishes or fails.
         """
         hidden = self.hidden_prefix
         for page in self.list_raw(prefix, recursive=recursive):

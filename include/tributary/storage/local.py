@@ -13,6 +13,10 @@ Three rules keep a sync inside its folder and alive whatever the folder holds:
   unreadable folder, a FIFO, a socket, a device) is skipped, counted and logged; an entry
   deleted while it is listed is simply not listed. Only a root that is missing or unreadable
   fails the listing. Walking relative to open folders also lists trees deeper than PATH_MAX.
+* **But a gap is never taken for a deletion.** A link or a special file is not an item,
+  whatever happens. An unreadable folder, or an entry whose type cannot be read, may hold
+  items: the listing goes on to its end and then raises ``PartialListing`` naming them,
+  so that a sync ghosts nothing on its strength.
 * **A local driver stays inside ``TRIBUTARY_LOCAL_ROOTS``** (``config.local_roots``): its
   folder, resolved through any link, must be one of those folders or under one, when the
   driver is created and again each time its store is opened (a catalog row older than the
@@ -46,6 +50,7 @@ from tributary.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    PartialListing,
     StorageError,
 )
 
@@ -59,6 +64,8 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEX
 _LINK_ERRNOS = (errno.ELOOP, errno.ENOTDIR, errno.EMLINK)
 # Per listing, this many skipped entries are logged one by one; the rest only counted.
 LOGGED_SKIPS = 20
+# Parts that could not be listed, named in the PartialListing error (the rest counted).
+NAMED_GAPS = 3
 
 _ESCAPE = re.compile(r"%(25|[89A-F][0-9A-F])")
 
@@ -242,6 +249,8 @@ class LocalStore(ObjectStore):
                 yield page
         finally:
             skips.report()
+        if skips.unlisted:
+            raise PartialListing(self.location, skips.unlisted, skips.unlisted_count)
 
     def _open_listed(self, folder: str, prefix: str, skips: _Skips) -> int | None:
         """The folder to list, or None (skipped and reported, or vanished: nothing to list).
@@ -257,7 +266,7 @@ class LocalStore(ObjectStore):
             if folder == prefix and prefix in ("", self.prefix):
                 with self._errors("list", folder):
                     raise
-            skips.add(folder, _reason(exc))
+            skips.add(folder, _reason(exc), unlisted=True)
             return None
 
     def _listed(
@@ -287,7 +296,7 @@ class LocalStore(ObjectStore):
         except FileNotFoundError:
             return None  # deleted while listed: simply not there
         except OSError as exc:
-            skips.add(key, _reason(exc))
+            skips.add(key, _reason(exc), unlisted=True)  # it may be an item: not known
             return None
         if not stat.S_ISREG(info.st_mode):
             skips.add(key, "not a regular file")
@@ -388,16 +397,23 @@ class LocalStore(ObjectStore):
 
 
 class _Skips:
-    """Entries one listing left out: counted by reason, the first few logged by name."""
+    """Entries one listing left out: counted by reason, the first few logged by name; the
+    first few that could not be listed (``unlisted``: they may hold items) kept by name."""
 
     def __init__(self, where: str) -> None:
         self.where = where
         self.reasons: collections.Counter[str] = collections.Counter()
+        self.unlisted: list[tuple[str, str]] = []
+        self.unlisted_count = 0
 
-    def add(self, key: str, reason: str) -> None:
+    def add(self, key: str, reason: str, *, unlisted: bool = False) -> None:
         if self.reasons.total() < LOGGED_SKIPS:
             log.warning("Skipped %r: %s", key, reason)
         self.reasons[reason] += 1
+        if unlisted:
+            self.unlisted_count += 1
+            if len(self.unlisted) < NAMED_GAPS:
+                self.unlisted.append((key, reason))
 
     def report(self) -> None:
         if self.reasons:

@@ -10,6 +10,7 @@ from tributary.storage.base import (
     BadCredentials,
     BucketNotFound,
     ObjectStore,
+    PartialListing,
     StorageError,
     Unreachable,
 )
@@ -112,6 +113,8 @@ class _ProbeRun:
                 self.record("list", True, "listed objects")
                 return next((o.key for o in page if not o.key.endswith("/")), None)
             self.record("list", True, "listed objects (none yet)")
+        except PartialListing as exc:  # listing works; a sub-folder is the folder's business
+            self.record("list", True, f"listed objects, but {exc}")
         except _FATAL:
             raise
         except StorageError as exc:

@@ -4,8 +4,8 @@ One transaction plans the changes (SQL over staging and items), checks the guard
 applies the plan, so a killed process leaves either the whole change or none of it.
 
 Guards, in order:
-- an incomplete listing (a partition failed) marks nothing as vanished: new, changed and
-  revived items still land, then the sync fails with the reason;
+- an incomplete listing (a partition failed, or could not list a folder) marks nothing as
+  vanished: new, changed and revived items still land, then the sync fails with the reason;
 - more tombstones than the dataset's threshold stop the sync before anything is applied,
   unless ``allow_mass_delete``;
 - ``dry_run`` stores and returns the plan and applies nothing.
@@ -97,11 +97,12 @@ def _reconcile(catalog: Catalog, sync_id: int, allow_mass_delete: bool) -> dict:
             "items_purged": purged,
         }
         if incomplete:
-            sync_queries.fail(conn, sync_id, _incomplete_message(incomplete, counts), **applied)
+            message = _incomplete_message(sync_queries.listing_gaps(conn, sync_id), counts)
+            sync_queries.fail(conn, sync_id, message, **applied)
         else:
             sync_queries.succeed(conn, sync_id, **applied)
     if incomplete:
-        raise ListingIncomplete(_incomplete_message(incomplete, counts))
+        raise ListingIncomplete(message)
     log.info("Applied: %s", ", ".join(f"{k[6:]} {v}" for k, v in applied.items()))
     if purged:
         delete_purged_thumbnails(catalog, dataset, sync_id)
@@ -155,11 +156,11 @@ def _check_mass_delete(conn, dataset, vanished: int, allow_mass_delete: bool) ->
         )
 
 
-def _incomplete_message(partitions: list[int], counts: dict) -> str:
+def _incomplete_message(gaps: str, counts: dict) -> str:
     return (
-        f"listing incomplete: partitions {partitions} did not finish, so nothing was marked "
-        f"as ghost; {counts['new']} new, {counts['changed']} changed and {counts['revived']} "
-        "revived items were applied. Run the sync again once the storage error is fixed"
+        f"listing incomplete: {gaps}, so nothing was marked as ghost; {counts['new']} new, "
+        f"{counts['changed']} changed and {counts['revived']} revived items were applied. "
+        "Run the sync again once the storage error is fixed"
     )
 
 

@@ -17,11 +17,15 @@ log = logging.getLogger(__name__)
 def check_quota(catalog: Catalog, sync_id: int) -> int:
     """Fail before indexing anything when the new items would exceed a quota."""
     with catalog.begin() as conn:
-        incomplete = sync_queries.incomplete_partitions(conn, sync_id)
-        if incomplete:
+        # Only unfinished partitions stop the indexing: a folder that could not be listed
+        # hides items but ghosts none, and an initial sync has nothing to ghost.
+        unfinished = sync_queries.unfinished_partitions(conn, sync_id)
+        if unfinished:
             raise ListingIncomplete(
-                f"listing incomplete: partitions {incomplete} did not finish; nothing indexed"
+                f"listing incomplete: partitions {unfinished} did not finish; nothing indexed"
             )
+        if sync_queries.incomplete_partitions(conn, sync_id):
+            log.warning("Indexing what was listed: %s", sync_queries.listing_gaps(conn, sync_id))
         dataset = dataset_queries.get_by_id(conn, sync_queries.get(conn, sync_id)["dataset_id"])
         needed = item_queries.count_new(conn, dataset_id=dataset.id, sync_id=sync_id)
         item_queries.check_quota(

@@ -22,6 +22,7 @@ from tributary.config import listing_page_size, lock_stale_after, lock_wait, max
 from tributary.errors import InvalidInput, PermissionsMissing
 from tributary.mimetype import mimetype_of_extension
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
+from tributary.storage.base import PartialListing
 from tributary.storage.probe import probe
 from tributary.sync import partitions, scope
 
@@ -132,6 +133,7 @@ def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:
         descriptor = sync_queries.descriptor(conn, sync_id, index)
         sync_queries.begin_partition(conn, sync_id, index)
     listed = skipped = 0
+    gaps: list[PartialListing] = []
 
     def count_skipped(_obj: ObjectInfo) -> None:
         # An object holding data that cannot be an item: reported on the run, not dropped.
@@ -140,7 +142,7 @@ def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:
 
     started = time.monotonic()
     try:
-        for page in _pages_of(store, descriptor, listing_page_size(), count_skipped):
+        for page in _pages_of(store, descriptor, listing_page_size(), count_skipped, gaps):
             rows = _staged_rows(store, sync_id, index, page)
             listed += len(rows)
             with catalog.begin() as conn:
@@ -151,26 +153,48 @@ def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:
         with catalog.begin() as conn:
             sync_queries.fail_partition(conn, sync_id, index, str(exc)[:500])
         raise
+    unlisted = _gaps_line(store, gaps)
     with catalog.begin() as conn:
-        sync_queries.finish_partition(conn, sync_id, index, listed, skipped)
+        sync_queries.finish_partition(conn, sync_id, index, listed, skipped, unlisted=unlisted)
+    if unlisted:
+        log.warning("Partition %d %s: nothing will be marked as ghost", index, unlisted)
     log.info("Partition %d done: %d objects in %.1fs", index, listed, time.monotonic() - started)
     return listed
 
 
 def _pages_of(
-    store: ObjectStore, descriptor: dict, page_size: int, on_skip: Callable[[ObjectInfo], None]
+    store: ObjectStore,
+    descriptor: dict,
+    page_size: int,
+    on_skip: Callable[[ObjectInfo], None],
+    gaps: list[PartialListing],
 ) -> Iterator[list[ObjectInfo]]:
-    """The partition's listing regrouped into full pages across its prefixes."""
+    """The partition's listing regrouped into full pages across its prefixes; a prefix
+    whose listing ended with unlisted parts adds to ``gaps`` and the next prefix goes on."""
     buffer: list[ObjectInfo] = []
     for prefix in descriptor["prefixes"]:
         pages = store.list_pages(prefix, recursive=descriptor["recursive"], on_skip=on_skip)
-        for page in pages:
-            buffer.extend(page)
-            while len(buffer) >= page_size:
-                yield buffer[:page_size]
-                buffer = buffer[page_size:]
+        try:
+            for page in pages:
+                buffer.extend(page)
+                while len(buffer) >= page_size:
+                    yield buffer[:page_size]
+                    buffer = buffer[page_size:]
+        except PartialListing as gap:
+            gaps.append(gap)
     if buffer:
         yield buffer
+
+
+def _gaps_line(store: ObjectStore, gaps: list[PartialListing]) -> str | None:
+    """What a partition could not list, in one line of item paths (None: everything)."""
+    if not gaps:
+        return None
+    parts = [(key, reason) for gap in gaps for key, reason in gap.parts]
+    count = sum(gap.count for gap in gaps)
+    named = ", ".join(f"'/{key[len(store.prefix) :]}' ({reason})" for key, reason in parts[:3])
+    more = f" and {count - 3} more" if count > 3 else ""
+    return f"could not list {named}{more}"
 
 
 def _staged_rows(
