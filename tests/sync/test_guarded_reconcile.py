@@ -323,3 +323,70 @@ def test_a_dead_holder_loses_the_lock(catalog, dataset, monkeypatch):
         assert syncs.get(conn, first)["status"] == "failed"
         assert "interrupted" in syncs.get(conn, first)["error"]
         assert syncs.get(conn, second)["status"] == "running"
+
+
+def _as_before_inodes(etag: str) -> str:
+    """A local etag as stored before it had an inode part: ``<size>-<mtime ns>``."""
+    return etag.rsplit("-", 1)[0]
+
+
+def test_local_etags_from_before_inodes_are_not_changes(catalog, dataset, bucket):
+    stored = catalog_items(catalog).values()
+    with catalog.begin() as conn:
+        for row in stored:
+            conn.execute(
+                items.update()
+                .where(items.c.id == row["id"])
+                .values(etag=_as_before_inodes(row["etag"]), preprocess_state="done")
+            )
+    current = {key: row["etag"] for key, row in catalog_items(catalog).items()}
+    (bucket / "a/0.jpg").write_bytes(b"really changed")  # a real change still is one
+    os.utime(bucket / "a/0.jpg", ns=(1, 1))
+
+    report = upstream_sync(catalog, dataset)
+
+    assert report["counts"]["changed"] == 1
+    assert report["samples"]["changed"] == ["/a/0.jpg"]
+    after = catalog_items(catalog)
+    assert {k for k, row in after.items() if row["preprocess_state"] == "pending"} == {"a/0.jpg"}
+    listed = {o.key: o.etag for page in LocalStore(str(bucket)).list_pages("") for o in page}
+    assert {k: row["etag"] for k, row in after.items()} == listed  # the new etags stored
+    assert all(row["etag"] != current[k] for k, row in after.items())
+    assert upstream_sync(catalog, dataset)["counts"]["changed"] == 0
+
+
+def _plan_listing(conn, dataset_id: int, run_id: str, etag: str | None) -> dict:
+    """Stage one key ``k`` (3 bytes) with ``etag``, plan it and apply the plan."""
+    from tributary.catalog import change_plans as plans
+    from tributary.catalog.staging import insert_rows
+
+    sync_id = syncs.start(conn, dataset_id=dataset_id, kind="upstream", dag_id="d", run_id=run_id)
+    insert_rows(conn, [(sync_id, "k", 0, "/k", 3, etag, None, None)])
+    plan = plans.plan(conn, dataset_id=dataset_id, sync_id=sync_id, scope=None, complete=True)
+    now = dt.datetime.now(dt.UTC)
+    plans.apply(conn, dataset_id=dataset_id, sync_id=sync_id, last_seen_sync_id=None, now=now)
+    return plan["counts"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "listed", "changed"),
+    [
+        pytest.param("3-ab", "3-ab-1f", False, id="two-part-upgraded"),
+        pytest.param("3-ab", "3-abc-1f", True, id="not-a-prefix-at-a-dash"),
+        pytest.param("3-ab", "3-ab-", True, id="empty-inode"),
+        pytest.param("3-ab-1f", "3-ab-1f-9", True, id="three-parts-are-no-old-etag"),
+        pytest.param("3-ab", "3-ab-1f-9", True, id="more-than-one-part-added"),
+        pytest.param("d41d8cd98f00b204-2", "d41d8cd98f00b204-2", False, id="s3-multipart-same"),
+        pytest.param("d41d8cd98f00b204", "d41d8cd98f00b204-1f", True, id="one-part-stored"),
+        pytest.param(None, "3-ab-1f", True, id="no-stored-etag"),
+    ],
+)
+def test_only_an_old_two_part_local_etag_counts_as_unchanged(catalog, stored, listed, changed):
+    with catalog.begin() as conn:
+        dataset_id = datasets.create(conn, name="e").id
+        assert _plan_listing(conn, dataset_id, "r1", stored)["new"] == 1
+        counts = _plan_listing(conn, dataset_id, "r2", listed)
+        etag = conn.execute(sa.select(items.c.etag)).scalar_one()
+
+    assert counts["changed"] == int(changed)
+    assert etag == listed  # a change stores it, and so does an upgrade

@@ -67,14 +67,41 @@ def _refresh_statistics(conn: Connection, table: str) -> None:
         conn.exec_driver_sql(f"ANALYZE {table}")
 
 
+def _old_local_etag_of_listed():
+    """The item's etag is the local one from before inodes (``<size>-<mtime ns>``) and the
+    listed one is the same plus ``-<inode>``: the same file, not a change.
+
+    Without this, the first sync after the etag grew its inode part would mark every local
+    item changed and preprocess it again. Two dashes in neither the stored etag nor the part
+    after it, so no provider's own etag (S3 multipart ``<md5>-<parts>``) is ever taken for
+    an upgrade. (Etags are compared with substr, never used as a LIKE pattern.)
+    """
+    stored = items.c.etag
+    length = sa.func.length(stored)
+    rest = sa.func.substr(staged.etag, length + 2, type_=sa.String)
+    return (
+        (sa.func.substr(staged.etag, 1, length + 1, type_=sa.String) == stored + "-")
+        & (sa.func.length(staged.etag) > length + 1)
+        & stored.like("%-%")
+        & ~stored.like("%-%-%")
+        & ~rest.like("%-%")
+    )
+
+
+def content_differs() -> sa.ColumnElement[bool]:
+    """The staged object's content differs from its item's (size, or etag not upgraded)."""
+    return (items.c.size != staged.size) | (
+        (sa.func.coalesce(items.c.etag, "") != sa.func.coalesce(staged.etag, ""))
+        & ~sa.func.coalesce(_old_local_etag_of_listed(), sa.false())
+    )
+
+
 def _plan_listed(conn: Connection, dataset_id: int, sync_id: int) -> None:
     """New, changed and revived keys: one pass over staging with a join to the items."""
     joined = staging_listing.outerjoin(
         items, (items.c.dataset_id == dataset_id) & (items.c.storage_key == staged.storage_key)
     )
-    differs = (items.c.size != staged.size) | (
-        sa.func.coalesce(items.c.etag, "") != sa.func.coalesce(staged.etag, "")
-    )
+    differs = content_differs()
     kind = sa.case(
         (items.c.id.is_(None), "new"), (items.c.state == "ghost", "revived"), else_="changed"
     )
@@ -283,10 +310,9 @@ def apply(
         "mimetype": staged.mimetype,
         "updated_at": now,
     }
-    content_changed = (items.c.size != staged.size) | (
-        sa.func.coalesce(items.c.etag, "") != sa.func.coalesce(staged.etag, "")
-    )
+    content_changed = content_differs()
     applied = counts(conn, sync_id)
+    _upgrade_local_etags(conn, dataset_id, sync_id)
     conn.execute(
         items.update()
         .where(_from_staging("renamed", sync_id))
@@ -330,6 +356,23 @@ def apply(
         )
     )
     return applied
+
+
+def _upgrade_local_etags(conn: Connection, dataset_id: int, sync_id: int) -> None:
+    """Store the listed etag of active items whose old local etag it only extends: they
+    are unchanged (not in the plan), and the next sync compares like with like."""
+    conn.execute(
+        items.update()
+        .where(
+            (items.c.dataset_id == dataset_id)
+            & (items.c.state == "active")
+            & (staged.sync_id == sync_id)
+            & (staged.storage_key == items.c.storage_key)
+            & (items.c.size == staged.size)
+            & _old_local_etag_of_listed()
+        )
+        .values(etag=staged.etag)
+    )
 
 
 def _insert_new(conn: Connection, dataset_id: int, sync_id: int, now: dt.datetime) -> None:
