@@ -22,13 +22,13 @@ def test_an_unpaused_dag_is_triggered(airflow):
     assert (run.dag_id, run.run_id, run.dataset) == ("tributary_preprocess", "manual__1", "ds")
 
 
-def test_a_dry_run_on_a_paused_dag_is_refused_and_changes_nothing(catalog, airflow):
+def test_a_dry_run_on_a_paused_dag_is_refused_and_changes_nothing(catalog, airflow, tmp_path):
     """Unpausing the nightly DAG once made Airflow run its latest interval at once: a real,
     applying sync of every dataset, started by a dry run. A paused DAG is now refused."""
     from tributary.catalog import datasets, drivers
 
     with catalog.begin() as conn:
-        drivers.create(conn, name="d", provider="local", bucket="/srv/d")
+        drivers.create(conn, name="d", provider="local", bucket=str(tmp_path))
         datasets.create(conn, name="ds", driver_name="d")
     airflow.paused = True
 
