@@ -93,3 +93,20 @@ def _not_found(conn_id):
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     raise AirflowNotFoundException(conn_id)
+
+
+def test_a_task_started_by_a_server_process_never_asks_the_metadata_db(monkeypatch, tmp_path):
+    """A task inherits ``_AIRFLOW_PROCESS_CONTEXT=server`` from the scheduler that starts it
+    (LocalExecutor) but has no access to the metadata database: it must not ask it."""
+    from airflow.sdk.execution_time import task_runner
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", object(), raising=False)
+    monkeypatch.setattr(
+        "airflow.secrets.metastore.MetastoreBackend.get_connection",
+        lambda self, conn_id: pytest.fail("a task asked the metadata database"),
+    )
+    monkeypatch.setattr(CatalogHook, "get_connection", classmethod(lambda cls, c: _not_found(c)))
+
+    assert CatalogHook().url == f"sqlite:///{tmp_path / 'tributary.db'}"

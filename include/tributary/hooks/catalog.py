@@ -69,7 +69,9 @@ class CatalogUnresolved(TributaryError):
 def _check_metadata_db_answered(conn_id: str) -> None:
     """In a server-side process, trust "not defined" only once the metadata database has
     answered: a database that cannot be read must not send the CLI to the wrong catalog."""
-    if os.environ.get(_PROCESS_CONTEXT) != "server":
+    # A task inherits the variable from the scheduler or worker that started it, but asks
+    # its supervisor, never the metadata database (Airflow 3 tasks have no access to it).
+    if os.environ.get(_PROCESS_CONTEXT) != "server" or _in_a_task():
         return
     from airflow.secrets.metastore import MetastoreBackend
 
@@ -82,6 +84,13 @@ def _check_metadata_db_answered(conn_id: str) -> None:
             "[database] sql_alchemy_conn (or run `airflow db migrate`), or set "
             "TRIBUTARY_CATALOG_URL"
         ) from None
+
+
+def _in_a_task() -> bool:
+    """Whether this process runs an Airflow task (it talks to a supervisor)."""
+    from airflow.sdk.execution_time import task_runner
+
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
 def open_catalog() -> Catalog:
