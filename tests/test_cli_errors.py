@@ -183,8 +183,8 @@ def test_a_refused_initial_sync_with_wait_exits_1(run, fake_airflow):
     code, out, err = run("dataset", "create", "ds", "--quota", "3", "--wait")
 
     assert code == FAILURE
-    assert "run manual__2: failed" in out
-    assert err == "error: tributary_initial_sync run manual__2 failed\n"
+    assert "run manual__1: failed" in out
+    assert err == "error: tributary_initial_sync run manual__1 failed\n"
 
 
 def test_a_refused_upstream_sync_with_wait_exits_1(run, fake_airflow):
@@ -194,7 +194,7 @@ def test_a_refused_upstream_sync_with_wait_exits_1(run, fake_airflow):
     code, out, err = run("sync", "ds", "--wait")
 
     assert code == FAILURE
-    assert "run manual__2: failed" in out
+    assert "run manual__1: failed" in out
     assert len(err.splitlines()) == 1 and err.startswith("error: tributary_upstream_sync run")
 
 
@@ -210,16 +210,16 @@ def test_a_sync_refused_inside_a_green_run_exits_1(run, fake_airflow, catalog):
             dataset_id=dataset_id,
             kind="upstream",
             dag_id="tributary_upstream_sync",
-            run_id="manual__2",  # the fake's next run id
+            run_id="manual__1",  # the fake's first run id
         )
         syncs.fail(conn, sync_id, "this sync would mark 5 of 6 items as vanished")
 
     code, out, err = run("sync", "ds", "--wait")
 
     assert code == FAILURE
-    assert "run manual__2: success" in out
+    assert "run manual__1: success" in out
     assert err == (
-        f"error: tributary_upstream_sync run manual__2: sync #{sync_id} of 'ds' failed: "
+        f"error: tributary_upstream_sync run manual__1: sync #{sync_id} of 'ds' failed: "
         "this sync would mark 5 of 6 items as vanished\n"
     )
 
@@ -228,7 +228,7 @@ def test_a_successful_run_with_wait_exits_0(run, fake_airflow):
     code, out, err = run("dataset", "create", "ds", "--wait")
 
     assert (code, err) == (0, "")
-    assert "run manual__2: success" in out
+    assert "run manual__1: success" in out
 
 
 def test_a_failing_driver_check_exits_1(run, tmp_path):

@@ -34,7 +34,8 @@ class FakeAirflow:
 
     def trigger(self, dag_id: str, conf: dict) -> str:
         self.calls.append(("trigger", dag_id, conf))
-        return f"manual__{len(self.calls)}"
+        triggered = sum(call[0] == "trigger" for call in self.calls)
+        return f"manual__{triggered}"
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         self.calls.append(("run_state", dag_id, run_id))
