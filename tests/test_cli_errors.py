@@ -21,6 +21,9 @@ from tests.test_cli import tributary
 from tests.usecases.conftest import FakeAirflow
 from tributary.airflow_rest import AirflowClient
 
+# Each test starts processes of its own: out of the quick lane.
+pytestmark = pytest.mark.slow
+
 TRIBUTARY = Path(sys.executable).parent / "tributary"
 USAGE, FAILURE = 2, 1
 

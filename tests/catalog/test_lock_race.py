@@ -19,6 +19,9 @@ from tributary.catalog import Catalog, datasets, syncs
 from tributary.catalog.schema import dataset_locks
 from tributary.errors import SyncLocked
 
+# Each test starts processes of its own: out of the quick lane.
+pytestmark = pytest.mark.slow
+
 RACERS = 24
 WAIT = dt.timedelta(seconds=1)
 DEAD_RUN = "dead-run"

@@ -109,6 +109,7 @@ print(json.dumps({"errors": sorted(bag.import_errors), "dags": len(bag.dag_ids),
 """
 
 
+@pytest.mark.slow
 def test_parsing_the_dags_folder_imports_no_heavy_library():
     """The dag-processor parses every file every few seconds, each time in a fresh process:
     Pillow, PyAV, pandas and the cloud SDKs belong inside tasks. (A fresh interpreter,

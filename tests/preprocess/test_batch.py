@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 from PIL import Image
 
@@ -269,6 +270,7 @@ def peak_of_one_batch(tmp_path, files: dict[str, bytes], big: dict[str, int], **
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_b15_memory_does_not_grow_with_file_size(tmp_path):
     peak = peak_of_one_batch(
         tmp_path,
@@ -289,6 +291,7 @@ def test_b15_the_read_limit_fails_an_item_with_the_reason(catalog, tmp_path, mon
     assert error.startswith("read limit:") and "TRIBUTARY_PREPROCESS_MAX_BYTES" in error
 
 
+@pytest.mark.slow
 def test_b16_a_raised_pixel_limit_keeps_memory_bounded(tmp_path):
     # 100 Mpx: under the documented 200 M limit, over Pillow's default; 400 MB decoded.
     peak = peak_of_one_batch(

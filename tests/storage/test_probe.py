@@ -127,6 +127,7 @@ def test_bad_credentials_are_named_without_the_key(azurite, container, monkeypat
     assert wrong_key not in json.dumps(report.as_dict())
 
 
+@pytest.mark.slow
 def test_unreachable_endpoint_is_named(monkeypatch):
     port = emulators.free_port()  # nothing listens there
     conn = {
