@@ -27,34 +27,51 @@ def ensure_dataset(
 ) -> None:
     """Create the driver and the dataset unless they exist; when they do, they must be
     bound to the same place (checked before anything is created, like
-    ``S3CreateBucketOperator`` checks before it creates)."""
+    ``S3CreateBucketOperator`` checks before it creates).
+
+    Both are created through the use cases the CLI and the API use: a new driver is kept
+    only once its permission probe passes.
+    """
     from tributary.catalog import datasets, drivers
+    from tributary.usecases.datasets import create_dataset
+    from tributary.usecases.drivers import create_driver
 
     wanted = drivers.build(
         name=driver, provider=provider, bucket=bucket, conn_id=conn_id, path=prefix
     )
-    place = ("provider", "bucket", "path", "conn_id")
     with catalog.begin() as conn:
-        try:
-            existing = drivers.get(conn, driver)
-        except NotFound:
-            existing = drivers.insert(conn, wanted)
-        if any(getattr(existing, f) != getattr(wanted, f) for f in place):
-            raise InvalidInput(
-                f"driver {driver!r} is bound to {existing.provider}://{existing.bucket}/"
-                f"{existing.path}, not {wanted.provider}://{wanted.bucket}/{wanted.path}"
-            )
-        try:
-            found = datasets.get(conn, dataset)
-        except NotFound:
-            datasets.create(conn, name=dataset, driver_name=driver, folder=folder)
-            return
-        if found.driver is None or found.driver.name != driver or found.folder != folder:
-            bound = found.driver.name if found.driver else "the internal storage"
-            raise InvalidInput(
-                f"dataset {dataset!r} exists, bound to {bound} with folder {found.folder!r}, "
-                f"not to driver {driver!r} with folder {folder!r}"
-            )
+        existing = _existing(drivers.get, conn, driver)
+    if existing is None:
+        create_driver(
+            catalog, name=driver, provider=provider, bucket=bucket, conn_id=conn_id, path=prefix
+        )
+    elif any(getattr(existing, f) != getattr(wanted, f) for f in _PLACE):
+        raise InvalidInput(
+            f"driver {driver!r} is bound to {existing.provider}://{existing.bucket}/"
+            f"{existing.path}, not {wanted.provider}://{wanted.bucket}/{wanted.path}"
+        )
+    with catalog.begin() as conn:
+        found = _existing(datasets.get, conn, dataset)
+    if found is None:
+        create_dataset(catalog, name=dataset, driver=driver, folder=folder, start_sync=False)
+    elif found.driver is None or found.driver.name != driver or found.folder != folder:
+        bound = found.driver.name if found.driver else "the internal storage"
+        raise InvalidInput(
+            f"dataset {dataset!r} exists, bound to {bound} with folder {found.folder!r}, "
+            f"not to driver {driver!r} with folder {folder!r}"
+        )
+
+
+# What binds a driver to a place: a driver of the same name elsewhere is a mistake.
+_PLACE = ("provider", "bucket", "path", "conn_id")
+
+
+def _existing(get, conn, name: str):
+    """The named driver or dataset, or None when there is none."""
+    try:
+        return get(conn, name)
+    except NotFound:
+        return None
 
 
 class BucketToTributaryOperator(BaseOperator):
