@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Iterator
+from typing import NoReturn
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from tributary.errors import TributaryError
+
+log = logging.getLogger(__name__)
 
 # Every Tributary task: transient errors (network, throttling) get two more tries, spaced out.
 RETRY_POLICY = {
@@ -29,9 +33,21 @@ def task_errors() -> Iterator[None]:
     try:
         yield
     except TributaryError as exc:
-        if exc.permanent:
-            raise AirflowFailException(str(exc)) from exc
-        raise
+        if not exc.permanent:
+            raise
+        fail_without_retry(str(exc), cause=exc)
+
+
+def fail_without_retry(reason: str, *, cause: BaseException | None = None) -> NoReturn:
+    """Log ``reason`` as one plain line, then fail the task with no retry.
+
+    Airflow follows a failure with the exception's traceback, whose long lines the log
+    page cuts at its edge; the plain line just above it is where a user reads why the run
+    stopped (quota, mass delete, unknown dataset). The cause stays chained for
+    ``describe_failure``.
+    """
+    log.error("Refused: %s", reason)
+    raise AirflowFailException(reason) from cause
 
 
 def describe_failure(exception: BaseException | None, task_id: str) -> str:

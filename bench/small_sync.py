@@ -1,0 +1,151 @@
+"""How long a small initial sync takes end to end, the way the demo runs it.
+
+Starts ``airflow standalone`` (SQLite, LocalExecutor) on free ports over a 6-file local
+folder, then times ``tributary dataset create NAME --driver D --wait`` a few times (a new
+dataset each time, so each is a full initial sync). What it measures is Airflow's fixed
+cost per run (scheduling, one process per task instance), which is the whole time of a
+small sync. ``--repo`` points at another checkout (its ``dags/`` and ``include/``), so a
+before/after pair runs back to back in one session on the same machine load.
+
+    .venv/bin/python bench/small_sync.py                   # this checkout
+    .venv/bin/python bench/small_sync.py --repo /work/main # the code before a change
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV_BIN = HERE.parent / ".venv" / "bin"
+FILES = {
+    "top.jpg": b"\xff\xd8\xff top",
+    "cam-east/1.jpg": b"\xff\xd8\xff east 1",
+    "cam-east/2.jpg": b"\xff\xd8\xff east 2",
+    "cam-west/1.jpg": b"\xff\xd8\xff west 1",
+    "cam-west/2024/2.jpg": b"\xff\xd8\xff west 2",
+    "notes/readme.txt": b"six files in all",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(repo: Path, work: Path) -> dict[str, str]:
+    """demo.sh's environment, on free ports, with ``repo``'s code first on the path."""
+    port = free_port()
+    home = work / "airflow"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TRIBUTARY"))}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}",
+        # Ahead of the editable install's .pth: the checkout under test supplies the code.
+        PYTHONPATH=os.pathsep.join([str(repo / "include"), str(repo)]),
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(repo / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(repo / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="tributary.config.AIRFLOW_SQLITE_CONNECT_ARGS",
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__API__BASE_URL=f"http://localhost:{port}",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://localhost:{port}/execution/",
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
+        TRIBUTARY_AIRFLOW_URL=f"http://localhost:{port}",
+        TRIBUTARY_AIRFLOW_USER="admin",
+        TRIBUTARY_AIRFLOW_PASSWORD="admin",
+    )
+    return env
+
+
+def wait_healthy(env: dict[str, str], airflow: subprocess.Popen, timeout: float = 180) -> None:
+    url = f"{env['TRIBUTARY_AIRFLOW_URL']}/api/v2/monitor/health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if airflow.poll() is not None:
+            raise SystemExit("airflow standalone exited; see its log")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                health = json.load(response)
+            if health.get("scheduler", {}).get("status") == "healthy":
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise SystemExit("airflow standalone did not become healthy")
+
+
+def tributary(env: dict[str, str], *argv: str) -> None:
+    result = subprocess.run(
+        [str(VENV_BIN / "tributary"), *argv], env=env, capture_output=True, text=True
+    )
+    if result.returncode:
+        raise SystemExit(f"tributary {' '.join(argv)} failed:\n{result.stdout}{result.stderr}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=HERE.parent, help="checkout to measure")
+    parser.add_argument("--runs", type=int, default=3, help="initial syncs to time")
+    args = parser.parse_args()
+    repo = args.repo.resolve()
+    work = HERE / ".work" / "small_sync"
+    shutil.rmtree(work, ignore_errors=True)
+    bucket = work / "bucket"
+    for key, data in FILES.items():
+        (bucket / key).parent.mkdir(parents=True, exist_ok=True)
+        (bucket / key).write_bytes(data)
+    env = environment(repo, work)
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
+    Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text('{"admin": "admin"}')
+    subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    with open(work / "airflow.log", "w") as log:
+        airflow = subprocess.Popen(
+            [str(VENV_BIN / "airflow"), "standalone"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped by that id below
+        )
+    try:
+        wait_healthy(env, airflow)
+        tributary(env, "driver", "create", "small", "--provider", "local", "--bucket", str(bucket))
+        times = []
+        for n in range(args.runs):
+            started = time.monotonic()
+            tributary(env, "dataset", "create", f"small-{n}", "--driver", "small", "--wait")
+            times.append(time.monotonic() - started)
+            print(f"run {n + 1}: dataset create --wait of {len(FILES)} files: {times[-1]:.1f} s")
+        load = os.getloadavg()[0]
+        print(
+            f"{repo}: median {statistics.median(times):.1f} s, best {min(times):.1f} s "
+            f"over {len(times)} runs (load average {load:.1f} on {os.cpu_count()} cores)"
+        )
+    finally:
+        os.killpg(airflow.pid, signal.SIGTERM)
+        try:
+            airflow.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(airflow.pid, signal.SIGKILL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
