@@ -105,11 +105,16 @@ def check_permissions(catalog: Catalog, sync_id: int) -> dict:
 
 
 def plan(catalog: Catalog, sync_id: int) -> list[dict]:
-    """Plan the listing partitions; returns one small pointer per partition for mapping."""
+    """Plan the listing partitions; returns one small pointer per partition for mapping
+    (sync id, index and the partition's label for the Airflow UI).
+
+    A listing that ends within two pages is one partition: a small dataset then costs one
+    listing task, not one per folder.
+    """
     _, store = _dataset_of(catalog, sync_id)
     with catalog.begin() as conn:
         root = sync_queries.get(conn, sync_id)["scope"] or store.prefix
-    descriptors = partitions.plan(store, max_partitions(), root=root)
+    descriptors = partitions.plan(store, max_partitions(), root=root, small=2 * listing_page_size())
     with catalog.begin() as conn:
         sync_queries.plan_partitions(conn, sync_id, descriptors)
     log.info(
@@ -119,7 +124,7 @@ def plan(catalog: Catalog, sync_id: int) -> list[dict]:
         store.bucket,
         root,
     )
-    return [{"sync_id": sync_id, "index": d["index"]} for d in descriptors]
+    return [partitions.pointer(sync_id, d) for d in descriptors]
 
 
 def list_partition(catalog: Catalog, sync_id: int, index: int) -> int:

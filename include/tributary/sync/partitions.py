@@ -1,23 +1,36 @@
-"""Planning listing partitions so that big buckets list in parallel."""
+"""Planning listing partitions so that big buckets list in parallel, and small ones in
+one task."""
 
 from __future__ import annotations
+
+from itertools import islice
 
 from tributary.storage.base import ObjectStore
 
 # Below this many folders, planning looks one level deeper for more parallelism.
 MIN_FANOUT = 8
 MAX_DEPTH = 3
+# A partition's label names at most this many of its folders (it is a UI caption).
+LABEL_FOLDERS = 2
+LABEL_CHARS = 60
 
 
-def plan(store: ObjectStore, max_partitions: int, root: str | None = None) -> list[dict]:
+def plan(
+    store: ObjectStore, max_partitions: int, root: str | None = None, *, small: int = 0
+) -> list[dict]:
     """Split ``root`` (default: the store's prefix) into at most ``max_partitions``
-    listing partitions.
+    listing partitions, each with a short ``label`` for the Airflow UI.
 
-    Partition 0 lists, non-recursively, the files directly inside the prefix and inside
+    When the whole listing holds at most ``small`` objects (read from its first pages,
+    hidden folder and markers included), it is one recursive partition: each mapped task
+    costs seconds of start-up, more than listing a few thousand objects. Otherwise
+    partition 0 lists, non-recursively, the files directly inside the prefix and inside
     every folder planning descended through; the others each list whole folder subtrees
     recursively. Together they cover every key under the root exactly once.
     """
     root = store.prefix if root is None else root
+    if small and _at_most(store, root, small):
+        return [_labelled({"index": 0, "prefixes": [root], "recursive": True}, 1, root)]
     shallow = [root]
     folders = store.list_folders(root)
     depth = 1
@@ -30,7 +43,42 @@ def plan(store: ObjectStore, max_partitions: int, root: str | None = None) -> li
     descriptors += [
         {"index": i, "prefixes": group, "recursive": True} for i, group in enumerate(groups, 1)
     ]
-    return descriptors
+    return [_labelled(d, len(descriptors), root) for d in descriptors]
+
+
+def pointer(sync_id: int, descriptor: dict, dataset: str | None = None) -> dict:
+    """What a mapped listing task gets through XCom: ids and a short label, never keys."""
+    label = descriptor.get("label") or f"partition {descriptor['index'] + 1}"
+    if dataset:  # an upstream run lists several datasets side by side
+        label = f"{dataset}: {label}"
+    return {"sync_id": sync_id, "index": descriptor["index"], "label": label}
+
+
+def _at_most(store: ObjectStore, root: str, limit: int) -> bool:
+    """Whether the recursive listing of ``root`` ends within ``limit`` objects. Reads
+    pages only until it knows (a page or two for a bucket of any size)."""
+    seen = 0
+    for page in store.list_raw(root, recursive=True):
+        seen += len(page)
+        if seen > limit:
+            return False
+    return True
+
+
+def _labelled(descriptor: dict, total: int, root: str) -> dict:
+    """The descriptor with its caption: "partition 3/10: cam-east/, cam-west/ +2"."""
+    folders = [p[len(root) :] or "/" for p in descriptor["prefixes"]]
+    if descriptor["recursive"] and folders == ["/"]:
+        what = "every file"
+    else:
+        what = ", ".join(islice(folders, LABEL_FOLDERS))
+        if len(folders) > LABEL_FOLDERS:
+            what += f" +{len(folders) - LABEL_FOLDERS}"
+        if not descriptor["recursive"]:
+            what = f"files directly in {what}"
+    if len(what) > LABEL_CHARS:  # folder names are user data: any length
+        what = what[: LABEL_CHARS - 1] + "…"
+    return {**descriptor, "label": f"partition {descriptor['index'] + 1}/{total}: {what}"}
 
 
 def _spread(folders: list[str], slots: int) -> list[list[str]]:

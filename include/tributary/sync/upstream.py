@@ -10,7 +10,7 @@ from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.errors import SyncLocked
-from tributary.sync import guarded_reconcile, listing
+from tributary.sync import guarded_reconcile, listing, partitions
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,19 @@ def start_all(catalog: Catalog, names: list[str], **start_args) -> list[int]:
 
 
 def pending_partitions(catalog: Catalog, sync_ids: list[int]) -> list[dict]:
-    """Pointers to the planned partitions of the syncs that are still running."""
+    """Pointers to the planned partitions of the syncs that are still running, each
+    labelled with its dataset for the Airflow UI."""
+    pointers = []
     with catalog.begin() as conn:
-        running = [s for s in sync_ids if sync_queries.get(conn, s)["status"] == "running"]
-        planned = sync_queries.planned_partitions(conn, running)
-    return [{"sync_id": sync_id, "index": index} for sync_id, index in planned]
+        running = {}
+        for sync_id in sync_ids:
+            run = sync_queries.get(conn, sync_id)
+            if run["status"] == "running":
+                running[sync_id] = dataset_queries.get_by_id(conn, run["dataset_id"]).name
+        for sync_id, index in sync_queries.planned_partitions(conn, list(running)):
+            descriptor = sync_queries.descriptor(conn, sync_id, index)
+            pointers.append(partitions.pointer(sync_id, descriptor, running[sync_id]))
+    return pointers
 
 
 def reconcile_if_running(catalog: Catalog, sync_id: int, *, allow_mass_delete: bool) -> dict:
