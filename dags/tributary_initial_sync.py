@@ -3,12 +3,14 @@
 
 Index every file of a dataset's storage as a catalog item.
 
-**probe** the driver's permissions (a probe file in the hidden folder `.tributary/`) →
-**plan** listing partitions (top-level folders) → **list** each partition in parallel
-(dynamic task mapping), streaming pages into the catalog's staging table →
-**check quota** (fails before indexing anything when the new items would exceed the
-data-point quota) → **index** new items in one set-based statement → **announce** them
-with an `items-created` asset event that preprocessing subscribes to.
+**start** a sync run and take the dataset's lock → **plan** the listing: probe the
+driver's permissions (a probe file in the hidden folder `.tributary/`), then cut the
+listing into partitions (one when it ends within two pages; else by folders) → **list**
+each partition in parallel (dynamic task mapping), streaming pages into the catalog's
+staging table → **index**: check the data-point quota (fails before indexing anything
+when the new items would exceed it), then index the new items in one set-based
+statement → **announce** them with an `items-created` asset event that preprocessing
+subscribes to. A small dataset is five task instances.
 
 Progress (objects listed, partitions done) is visible while it runs with
 `tributary runs DATASET`. Re-running or retrying any task leaves the same catalog.
@@ -64,30 +66,24 @@ def tributary_initial_sync():
                 run_alive=airflow_run_alive,
             )
 
-    @task
-    def probe_permissions(sync_id: int) -> dict:
-        with task_errors():
-            return listing.check_permissions(open_catalog(), sync_id)
-
+    # Probing and planning share a task: each task instance costs seconds of start-up,
+    # which is most of a small sync's time.
     @task
     def plan_partitions(sync_id: int) -> list[dict]:
         with task_errors():
-            return listing.plan(open_catalog(), sync_id)
+            catalog = open_catalog()
+            listing.check_permissions(catalog, sync_id)
+            return listing.plan(catalog, sync_id)
 
-    @task(map_index_template="{{ task.op_kwargs['partition']['index'] }}")
+    @task(map_index_template="{{ task.op_kwargs['partition']['label'] }}")
     def list_partition(partition: dict) -> int:
         with task_errors():
             return listing.list_partition(open_catalog(), partition["sync_id"], partition["index"])
 
     @task
-    def check_quota(sync_id: int) -> int:
-        with task_errors():
-            return initial.check_quota(open_catalog(), sync_id)
-
-    @task
     def index_items(sync_id: int) -> dict:
         with task_errors():
-            return initial.index(open_catalog(), sync_id)
+            return initial.check_quota_and_index(open_catalog(), sync_id)
 
     @task(outlets=[ITEMS_CREATED])
     def announce(created: dict, params=None):
@@ -96,13 +92,9 @@ def tributary_initial_sync():
         yield Metadata(ITEMS_CREATED, {"dataset": params["dataset"], **created})
 
     sync_id = start()
-    partitions = plan_partitions(sync_id)
-    probe_permissions(sync_id) >> partitions
-    listed = list_partition.expand(partition=partitions)
-    needed = check_quota(sync_id)
-    listed >> needed
+    listed = list_partition.expand(partition=plan_partitions(sync_id))
     created = index_items(sync_id)
-    needed >> created
+    listed >> created
     announce(created)
 
 

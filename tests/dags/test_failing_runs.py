@@ -56,7 +56,7 @@ def test_a_denied_permission_fails_the_run_at_once(
     run = run_dag(dag_id, {"dataset": "ds"})
 
     assert run.state == "failed"
-    probe_task = "probe_permissions" if dag_id == "tributary_initial_sync" else "prepare"
+    probe_task = "plan_partitions" if dag_id == "tributary_initial_sync" else "prepare"
     assert task_states(run)[probe_task] == {"failed"}
     assert len(counted_probes) == 1, "PermissionsMissing was retried"
     assert tries(run, probe_task) == {1}
