@@ -38,7 +38,11 @@ from tributary.tasks.errors import RETRY_POLICY, task_errors
 from tributary.tasks.run_context import event_datasets, preprocess_selection
 
 LANES = config.lanes()
-BATCH_LABEL = "{{ task.op_kwargs['batch']['dataset'] }} #{{ task.op_kwargs['batch']['index'] }}"
+# The Airflow UI's caption of a mapped batch: "demo: batch 2, 500 items (ids 501-1000)".
+BATCH_LABEL = (
+    "{% set b = task.op_kwargs['batch'] %}{{ b['dataset'] }}: batch {{ b['index'] + 1 }}, "
+    "{{ b['count'] }} items (ids {{ b['min_id'] }}-{{ b['max_id'] }})"
+)
 
 
 @dag(

@@ -33,14 +33,14 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from tributary.assets import ITEMS_CREATED, ITEMS_CREATED_EVENTS
 from tributary.config import upstream_schedule
 from tributary.hooks.catalog import open_catalog
 from tributary.sync import listing, upstream
 from tributary.tasks.callbacks import close_mapped_sync_on_failure, close_sync_on_failure
-from tributary.tasks.errors import RETRY_POLICY, task_errors
+from tributary.tasks.errors import RETRY_POLICY, fail_without_retry, task_errors
 from tributary.tasks.run_context import airflow_run_alive, failed_tasks, folder_renderer
 
 
@@ -53,22 +53,24 @@ from tributary.tasks.run_context import airflow_run_alive, failed_tasks, folder_
     is_paused_upon_creation=False,  # nightly from installation (README: Schedules)
     tags=["tributary", "sync"],
     doc_md=__doc__,
+    # The form marks a field required unless its type allows null (Airflow 3.3's
+    # FlexibleForm), and sends an emptied text field as null: "null" makes each optional.
     params={
         "dataset": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Dataset",
             description="The dataset to sync; empty syncs every sync-enabled dataset.",
         ),
         "dry_run": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             title="Dry run",
             description="Compute and report the plan (counts and sample paths); apply nothing.",
         ),
         "allow_mass_delete": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             title="Allow mass delete",
             description="Apply even when more items vanished than the dataset's threshold.",
         ),
@@ -86,7 +88,7 @@ def tributary_upstream_sync():
                 dag_id=dag_run.dag_id,
                 run_id=dag_run.run_id,
                 render=folder_renderer(get_current_context()),
-                dry_run=params["dry_run"],
+                dry_run=bool(params["dry_run"]),
                 run_alive=airflow_run_alive,
             )
 
@@ -102,7 +104,7 @@ def tributary_upstream_sync():
     def gather_partitions(sync_ids: list[int]) -> list[dict]:
         return upstream.pending_partitions(open_catalog(), sync_ids)
 
-    @task(map_index_template="{{ task.op_kwargs['partition'] }}")
+    @task(map_index_template="{{ task.op_kwargs['partition']['label'] }}")
     def list_partition(partition: dict) -> int:
         with task_errors():
             return listing.list_partition(open_catalog(), partition["sync_id"], partition["index"])
@@ -111,7 +113,7 @@ def tributary_upstream_sync():
     def reconcile(sync_id: int, params=None) -> dict:
         with task_errors():
             report = upstream.reconcile_if_running(
-                open_catalog(), sync_id, allow_mass_delete=params["allow_mass_delete"]
+                open_catalog(), sync_id, allow_mass_delete=bool(params["allow_mass_delete"])
             )
         return {k: report[k] for k in ("sync_id", "applied") if k in report}
 
@@ -129,9 +131,9 @@ def tributary_upstream_sync():
     def report(ti=None, dag_run=None) -> list[dict]:
         summary = upstream.summaries(open_catalog(), dag_id=dag_run.dag_id, run_id=dag_run.run_id)
         if failed := upstream.failures(summary):
-            raise AirflowFailException(failed)
+            fail_without_retry(failed)
         if steps := failed_tasks(ti, dag_run):
-            raise AirflowFailException(f"{steps} task(s) of this run failed: see their logs")
+            fail_without_retry(f"{steps} task(s) of this run failed: see their logs")
         return summary
 
     sync_ids = start()

@@ -52,6 +52,68 @@ def test_tagged_documented_and_retrying(dagbag, dag_id):
         assert task.retry_exponential_backoff
 
 
+def form_marks_required(param) -> bool:
+    """Airflow 3.3's trigger form rule (FlexibleForm ``isRequired``): a typed field is
+    required, and Trigger disabled while it is empty, unless its type list holds "null"."""
+    kind = param.schema.get("type")
+    return bool(kind) and not (isinstance(kind, list) and "null" in kind)
+
+
+def test_an_empty_dataset_in_the_upstream_form_means_every_dataset(dagbag):
+    """Issue 14: the form said "empty: every dataset" but kept Trigger disabled."""
+    dataset = dagbag.dags["tributary_upstream_sync"].params.get_param("dataset")
+
+    assert not form_marks_required(dataset)
+    assert dataset.resolve(None) is None  # what the form sends for an emptied field
+    assert dataset.resolve("demo") == "demo"
+
+
+@pytest.mark.parametrize("dag_id", ["tributary_initial_sync", "tributary_upstream_sync"])
+def test_the_sync_forms_booleans_have_defaults_and_are_not_required(dagbag, dag_id):
+    params = dagbag.dags[dag_id].params
+    booleans = {
+        name: params.get_param(name)
+        for name in params
+        if "boolean" in str(params.get_param(name).schema.get("type"))
+    }
+
+    assert booleans or dag_id == "tributary_initial_sync"
+    for name, param in booleans.items():
+        assert param.resolve() is False, name
+        assert not form_marks_required(param), name
+
+
+def test_the_initial_sync_still_requires_its_dataset(dagbag):
+    assert form_marks_required(dagbag.dags["tributary_initial_sync"].params.get_param("dataset"))
+
+
+PARTITION = {"sync_id": 7, "index": 2, "label": "partition 3/10: cam-east/"}
+BATCH = {"dataset": "demo", "index": 1, "count": 500, "min_id": 501, "max_id": 1000}
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "task_id", "op_kwargs", "shown"),
+    [
+        ("tributary_initial_sync", "list_partition", {"partition": PARTITION}, PARTITION["label"]),
+        ("tributary_upstream_sync", "list_partition", {"partition": PARTITION}, PARTITION["label"]),
+        (
+            "tributary_preprocess",
+            "preprocess_shared",
+            {"batch": BATCH},
+            "demo: batch 2, 500 items (ids 501-1000)",
+        ),
+    ],
+)
+def test_mapped_tasks_show_a_label_not_a_dict(dagbag, dag_id, task_id, op_kwargs, shown):
+    """Issue 14: a mapped task showed ``{'sync_id': 7, 'index': 0}`` as its map index."""
+    import jinja2
+
+    template = dagbag.dags[dag_id].get_task(task_id).map_index_template
+    task = type("Task", (), {"op_kwargs": op_kwargs})
+
+    assert jinja2.Template(template).render(task=task) == shown
+
+
 def test_parsing_opens_no_catalog(tmp_path, monkeypatch):
     """The dag-processor parses files every few seconds: no database work at top level."""
     from airflow.dag_processing.dagbag import DagBag

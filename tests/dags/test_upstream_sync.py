@@ -120,7 +120,8 @@ def test_guards_through_the_dag(airflow_db, catalog, bucket):
 
 @pytest.mark.parametrize("bucket", ["local"], indirect=True)
 @pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
-def test_empty_dataset_param_syncs_every_sync_enabled_dataset(airflow_db, catalog, bucket):
+@pytest.mark.parametrize("empty", [None, ""], ids=["form-null", "empty-string"])
+def test_empty_dataset_param_syncs_every_sync_enabled_dataset(airflow_db, catalog, bucket, empty):
     for key, data in FILES.items():
         bucket.put(key, data)
     make_dataset(catalog, bucket, name="one")
@@ -129,13 +130,16 @@ def test_empty_dataset_param_syncs_every_sync_enabled_dataset(airflow_db, catalo
     with catalog.begin() as conn:
         datasets.set_policy(conn, "off", sync_enabled=False)
 
-    run = run_dag(DAG_ID, {"dataset": ""})
+    run = run_dag(DAG_ID, {"dataset": empty})
 
     assert run.state == "success"
     assert len(by_path(catalog, name="one")) == len(FILES)
     assert len(by_path(catalog, name="two")) == 5
     assert not by_path(catalog, name="off")
     assert sorted(e["dataset"] for e in items_created_events(run)) == ["one", "two"]
+    listed = [ti for ti in run.get_task_instances() if ti.task_id == "list_partition"]
+    labels = sorted(ti.rendered_map_index for ti in listed)
+    assert "one: partition 1/1: every file" in labels
 
 
 @pytest.mark.parametrize("bucket", ["local", "s3"], indirect=True)
