@@ -148,16 +148,26 @@ def test_an_unreadable_partition_folder_is_a_gap_and_the_others_are_listed(
     catalog, folder, dataset, unreadable, monkeypatch
 ):
     monkeypatch.setattr(partitions, "MIN_FANOUT", 1)  # each top folder its own partition
+    # Not a small listing (one partition) even with a/ and c/ unreadable: b/ has 3 pages.
+    monkeypatch.setenv("TRIBUTARY_LISTING_PAGE_SIZE", "1")
     for name in ("a", "b", "c"):
         (folder / name).mkdir()
         (folder / name / "x.jpg").write_bytes(name.encode())
+    for extra in ("y.jpg", "z.jpg"):
+        (folder / "b" / extra).write_bytes(extra.encode())
     upstream_sync(catalog, dataset)
     unreadable.update({"a", "c"})
 
     with pytest.raises(ListingIncomplete, match=r"partition \d could not list '/a/'.*; partit"):
         upstream_sync(catalog, dataset, allow_mass_delete=True)
 
-    assert sorted(catalog_items(catalog)) == ["/a/x.jpg", "/b/x.jpg", "/c/x.jpg"]
+    assert sorted(catalog_items(catalog)) == [
+        "/a/x.jpg",
+        "/b/x.jpg",
+        "/b/y.jpg",
+        "/b/z.jpg",
+        "/c/x.jpg",
+    ]
 
 
 def test_an_initial_sync_indexes_what_it_could_list(catalog, folder, dataset, unreadable):
