@@ -68,7 +68,7 @@ def environment(repo: Path, work: Path) -> dict[str, str]:
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
         TRIBUTARY_AIRFLOW_URL=f"http://localhost:{port}",
         TRIBUTARY_AIRFLOW_USER="admin",
-        TRIBUTARY_AIRFLOW_PASSWORD="admin",
+        TRIBUTARY_AIRFLOW_PASSWORD="admin",  # noqa: S106 - the bench's throwaway Airflow
     )
     return env
 
@@ -80,7 +80,7 @@ def wait_healthy(env: dict[str, str], airflow: subprocess.Popen, timeout: float 
         if airflow.poll() is not None:
             raise SystemExit("airflow standalone exited; see its log")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http only
                 health = json.load(response)
             if health.get("scheduler", {}).get("status") == "healthy":
                 return
