@@ -14,6 +14,7 @@ before/after pair runs back to back in one session on the same machine load.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -23,19 +24,21 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = HERE.parent / ".venv" / "bin"
+# The demo's layout (camera/day), six files: the old planner made one partition per day
+# folder plus one, 10 mapped listing tasks, as issue 14 saw on the demo. Three day folders
+# are still empty (a camera that has not uploaded yet).
 FILES = {
-    "top.jpg": b"\xff\xd8\xff top",
-    "cam-east/1.jpg": b"\xff\xd8\xff east 1",
-    "cam-east/2.jpg": b"\xff\xd8\xff east 2",
-    "cam-west/1.jpg": b"\xff\xd8\xff west 1",
-    "cam-west/2024/2.jpg": b"\xff\xd8\xff west 2",
-    "notes/readme.txt": b"six files in all",
+    f"{camera}/2026-11-2{day}/1.jpg": f"{camera} {day}".encode()
+    for camera in ("cam-north", "cam-south", "cam-east")
+    for day in (0, 1)
 }
+EMPTY_FOLDERS = [f"{camera}/2026-11-22" for camera in ("cam-north", "cam-south", "cam-east")]
 
 
 def free_port() -> int:
@@ -90,12 +93,60 @@ def wait_healthy(env: dict[str, str], airflow: subprocess.Popen, timeout: float 
     raise SystemExit("airflow standalone did not become healthy")
 
 
-def tributary(env: dict[str, str], *argv: str) -> None:
+def tributary(env: dict[str, str], *argv: str) -> str:
     result = subprocess.run(
         [str(VENV_BIN / "tributary"), *argv], env=env, capture_output=True, text=True
     )
-    if result.returncode:
+    # `--wait` printed "failed" with exit code 0 before issue 14's fix: read the output too.
+    if result.returncode or ": failed" in result.stdout:
         raise SystemExit(f"tributary {' '.join(argv)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def rest(
+    env: dict[str, str], path: str, body: dict | None = None, token: str = "", method: str = ""
+) -> dict:
+    """One call to Airflow's REST API (the run's own start and end, beside the CLI's)."""
+    request = urllib.request.Request(  # noqa: S310 - an http URL built here
+        env["TRIBUTARY_AIRFLOW_URL"] + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method=method or None,
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http, ours
+        return json.load(response)
+
+
+def login_token(env: dict[str, str]) -> str:
+    login = {"username": "admin", "password": env["TRIBUTARY_AIRFLOW_PASSWORD"]}
+    return rest(env, "/auth/token", login)["access_token"]
+
+
+def unpause_initial_sync(env: dict[str, str], timeout: float = 120) -> None:
+    """As demo.sh does: the CLI no longer unpauses DAGs itself (issue 14, item 3)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            path = "/api/v2/dags/tributary_initial_sync"
+            rest(env, path, {"is_paused": False}, login_token(env), method="PATCH")
+            return
+        except urllib.error.HTTPError:  # not parsed yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def airflow_side(env: dict[str, str]) -> list[tuple[float, int]]:
+    """Per initial-sync run, oldest first: seconds from queued to end, task instances."""
+    bearer = login_token(env)
+    base = "/api/v2/dags/tributary_initial_sync/dagRuns"
+    runs = rest(env, base, token=bearer)["dag_runs"]
+    found = []
+    for run in sorted(runs, key=lambda r: r["queued_at"]):
+        queued, ended = (dt.datetime.fromisoformat(run[k]) for k in ("queued_at", "end_date"))
+        tasks = rest(env, f"{base}/{run['dag_run_id']}/taskInstances", token=bearer)
+        found.append(((ended - queued).total_seconds(), tasks["total_entries"]))
+    return found
 
 
 def main() -> int:
@@ -110,6 +161,8 @@ def main() -> int:
     for key, data in FILES.items():
         (bucket / key).parent.mkdir(parents=True, exist_ok=True)
         (bucket / key).write_bytes(data)
+    for folder in EMPTY_FOLDERS:
+        (bucket / folder).mkdir(parents=True)
     env = environment(repo, work)
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
     Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text('{"admin": "admin"}')
@@ -126,6 +179,7 @@ def main() -> int:
         )
     try:
         wait_healthy(env, airflow)
+        unpause_initial_sync(env)
         tributary(env, "driver", "create", "small", "--provider", "local", "--bucket", str(bucket))
         times = []
         for n in range(args.runs):
@@ -133,6 +187,8 @@ def main() -> int:
             tributary(env, "dataset", "create", f"small-{n}", "--driver", "small", "--wait")
             times.append(time.monotonic() - started)
             print(f"run {n + 1}: dataset create --wait of {len(FILES)} files: {times[-1]:.1f} s")
+        for n, (seconds, tasks) in enumerate(airflow_side(env), 1):
+            print(f"run {n}: in Airflow, queued to end: {seconds:.1f} s, {tasks} task instances")
         load = os.getloadavg()[0]
         print(
             f"{repo}: median {statistics.median(times):.1f} s, best {min(times):.1f} s "
