@@ -59,15 +59,16 @@ BATCH_LABEL = (
     tags=["tributary", "preprocess"],
     doc_md=__doc__,
     params={
+        # "null" in the type: Airflow's form marks a field without it required.
         "dataset": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Dataset",
             description="One dataset to preprocess; empty: every dataset.",
         ),
         "force": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             title="Force",
             description="Redo every item (e.g. after changing the thumbnail settings), "
             "not only the pending ones.",
@@ -83,7 +84,7 @@ def tributary_preprocess():
             planned = planning.plan(
                 open_catalog(),
                 dataset_names=names,
-                selection=preprocess_selection(context, params["force"]),
+                selection=preprocess_selection(context, bool(params["force"])),
                 lanes=LANES,
                 max_batches=config.preprocess_batches(),
                 min_batch=config.preprocess_min_batch(),

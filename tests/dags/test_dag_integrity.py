@@ -59,16 +59,19 @@ def form_marks_required(param) -> bool:
     return bool(kind) and not (isinstance(kind, list) and "null" in kind)
 
 
-def test_an_empty_dataset_in_the_upstream_form_means_every_dataset(dagbag):
+@pytest.mark.parametrize("dag_id", ["tributary_upstream_sync", "tributary_preprocess"])
+def test_an_empty_dataset_in_the_form_means_every_dataset(dagbag, dag_id):
     """Issue 14: the form said "empty: every dataset" but kept Trigger disabled."""
-    dataset = dagbag.dags["tributary_upstream_sync"].params.get_param("dataset")
+    dataset = dagbag.dags[dag_id].params.get_param("dataset")
 
     assert not form_marks_required(dataset)
     assert dataset.resolve(None) is None  # what the form sends for an emptied field
     assert dataset.resolve("demo") == "demo"
 
 
-@pytest.mark.parametrize("dag_id", ["tributary_initial_sync", "tributary_upstream_sync"])
+@pytest.mark.parametrize(
+    "dag_id", ["tributary_initial_sync", "tributary_upstream_sync", "tributary_preprocess"]
+)
 def test_the_sync_forms_booleans_have_defaults_and_are_not_required(dagbag, dag_id):
     params = dagbag.dags[dag_id].params
     booleans = {
