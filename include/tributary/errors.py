@@ -71,3 +71,25 @@ class PermissionsMissing(TributaryError):
     driver allows deletes)."""
 
     permanent = True
+
+
+class Conflict(TributaryError):
+    """The request contradicts what is there: a different file at an existing path, a
+    name that is taken. The REST API answers 409."""
+
+    permanent = True
+
+
+class RuleRefused(TributaryError):
+    """A platform rule forbids the operation (an external item cannot be moved, a clone's
+    source and target storages differ, a cloned dataset cannot be synced). The message
+    names the rule. The REST API answers 409."""
+
+    permanent = True
+
+
+class TooLarge(TributaryError):
+    """An upload or a fetched body exceeds a configured size limit. The REST API answers
+    413."""
+
+    permanent = True

@@ -102,8 +102,12 @@ def _plan_listed(conn: Connection, dataset_id: int, sync_id: int) -> None:
         items, (items.c.dataset_id == dataset_id) & (items.c.storage_key == staged.storage_key)
     )
     differs = content_differs()
+    # A ghost that is listed again is revived; so is an item deleted on the platform whose
+    # file came back with other content (the same content stays deleted: DESIGN.md).
     kind = sa.case(
-        (items.c.id.is_(None), "new"), (items.c.state == "ghost", "revived"), else_="changed"
+        (items.c.id.is_(None), "new"),
+        (items.c.state.in_(("ghost", "deleted")), "revived"),
+        else_="changed",
     )
     source = (
         sa.select(
@@ -113,6 +117,8 @@ def _plan_listed(conn: Connection, dataset_id: int, sync_id: int) -> None:
         .where(
             (staged.sync_id == sync_id)
             & (items.c.id.is_(None) | (items.c.state == "ghost") | differs)
+            # An upload still on its way to this key is Tributary's own write, not a change.
+            & ~_waiting_for_put()
         )
     )
     conn.execute(
@@ -136,19 +142,28 @@ def plan_events(
             sync_id,
             (items.c.dataset_id == dataset_id)
             & (items.c.state == "active")
+            & ~_waiting_for_put()
             & items.c.storage_key.in_(chunk),
         )
     _pair_renames(conn, sync_id)
     return counts(conn, sync_id)
 
 
+def _waiting_for_put() -> sa.ColumnElement[bool]:
+    """The item is an upload the outbox has not written to the bucket yet."""
+    return sa.func.coalesce(items.c.downstream, "") == "put"
+
+
 def _plan_vanished(conn: Connection, dataset_id: int, sync_id: int, scope: str | None) -> None:
-    """Active items in scope whose key was not listed."""
+    """Active items in scope whose key was not listed (an upload not yet written is not
+    missing: it is on its way)."""
     listed = sa.exists().where(
         (staged.sync_id == sync_id) & (staged.storage_key == items.c.storage_key)
     )
     _insert_vanished(
-        conn, sync_id, _in_scope(dataset_id, scope) & (items.c.state == "active") & ~listed
+        conn,
+        sync_id,
+        _in_scope(dataset_id, scope) & (items.c.state == "active") & ~_waiting_for_put() & ~listed,
     )
 
 
@@ -335,6 +350,7 @@ def apply(
         .values(
             state="active",
             vanished_at=None,
+            deleted_at=None,
             preprocess_state=sa.case((content_changed, "pending"), else_=items.c.preprocess_state),
             **listed_values,
         )

@@ -28,6 +28,9 @@ class Dataset:
     ghost_grace_days: int = 7
     mass_delete_threshold: float = 0.1
     lane: str | None = None
+    # "clone" or "merge" for a dataset made on the platform from others (never synced).
+    origin: str | None = None
+    origin_detail: str | None = None
 
 
 def create(
@@ -127,6 +130,8 @@ def _from_row(conn: Connection, row) -> Dataset:
         ghost_grace_days=row.ghost_grace_days,
         mass_delete_threshold=row.mass_delete_threshold,
         lane=row.lane,
+        origin=row.origin,
+        origin_detail=row.origin_detail,
     )
 
 
@@ -159,6 +164,7 @@ def _state_counts():
             items.c.dataset_id,
             sa.func.count().filter(items.c.state == "active").label("active"),
             sa.func.count().filter(items.c.state == "ghost").label("ghost"),
+            sa.func.count().filter(items.c.state == "deleted").label("deleted"),
         )
         .group_by(items.c.dataset_id)
         .subquery()
@@ -255,7 +261,7 @@ def quota_usage(conn: Connection, scope: str) -> QuotaUsage:
     limit = conn.execute(
         sa.select(quotas.c.max_data_points).where(quotas.c.scope == scope)
     ).scalar()
-    used = sa.select(sa.func.count()).select_from(items)
+    used = sa.select(sa.func.count()).where(items.c.state != "deleted")
     if scope != CATALOG_SCOPE:
         used = used.where(items.c.dataset_id == int(scope.removeprefix(QUOTA_SCOPE_PREFIX)))
     return QuotaUsage(scope, limit, conn.execute(used).scalar_one())

@@ -12,7 +12,7 @@ from tributary.catalog.schema import datasets, items, quotas, staging_listing
 from tributary.catalog.staging import ITEM_FIELDS
 from tributary.errors import InvalidInput, QuotaExceeded
 
-ITEM_STATES = ("active", "ghost", "all")
+ITEM_STATES = ("active", "ghost", "deleted", "all")
 PREPROCESS_STATES = ("pending", "done", "failed")
 
 
@@ -32,17 +32,19 @@ def count_new(conn: Connection, *, dataset_id: int, sync_id: int) -> int:
 
 
 def check_quota(conn: Connection, *, dataset_id: int, dataset_name: str, needed: int) -> None:
-    """Raise QuotaExceeded when ``needed`` new items do not fit the dataset or catalog quota."""
+    """Raise QuotaExceeded when ``needed`` new items do not fit the dataset or catalog quota.
+    Items deleted on the platform hold no data point (their record only remembers a key)."""
     limits = {
         row.scope: row.max_data_points
         for row in conn.execute(
             sa.select(quotas).where(quotas.c.scope.in_(["catalog", f"dataset:{dataset_id}"]))
         )
     }
+    holding = items.c.state != "deleted"
     used = {
-        "catalog": lambda: conn.execute(sa.select(sa.func.count()).select_from(items)).scalar_one(),
+        "catalog": lambda: conn.execute(sa.select(sa.func.count()).where(holding)).scalar_one(),
         f"dataset:{dataset_id}": lambda: conn.execute(
-            sa.select(sa.func.count()).where(items.c.dataset_id == dataset_id)
+            sa.select(sa.func.count()).where((items.c.dataset_id == dataset_id) & holding)
         ).scalar_one(),
     }
     for scope, limit in limits.items():

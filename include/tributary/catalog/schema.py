@@ -47,6 +47,11 @@ datasets = sa.Table(
     sa.Column("mass_delete_threshold", sa.Float, nullable=False, server_default="0.1"),
     # The preprocessing lane (an Airflow pool + Celery queue, TRIBUTARY_LANES); None: shared.
     sa.Column("lane", sa.String(64)),
+    # How the dataset was made when not by a driver's sync: "clone" or "merge". Such a
+    # dataset is a platform copy of items and is never synced (the sync says why).
+    sa.Column("origin", sa.String(16)),
+    # For people: which dataset(s) it was made from.
+    sa.Column("origin_detail", sa.Text),
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
@@ -61,8 +66,18 @@ items = sa.Table(
     sa.Column("etag", sa.String(200)),
     sa.Column("mtime", Timestamp),
     sa.Column("mimetype", sa.String(200)),
-    # Existence in the bucket: active | ghost (a tombstone, see DESIGN.md).
+    # active | ghost (its file vanished from the bucket: a tombstone, see DESIGN.md) |
+    # deleted (removed on the platform: the key is remembered so that an upstream sync does
+    # not bring the file back unless its content changes).
     sa.Column("state", sa.String(16), nullable=False, server_default="active"),
+    # file | link (a link JSON file whose binary stays at a URL).
+    sa.Column("kind", sa.String(8), nullable=False, server_default="file"),
+    # A platform operation waiting in the outbox to reach the bucket: "put" (the file is
+    # not written yet) or "delete"; None once the bucket agrees with the catalog.
+    sa.Column("downstream", sa.String(16)),
+    sa.Column("deleted_at", Timestamp),
+    # SHA-256 of the content when Tributary wrote it (uploads): identical re-uploads skip.
+    sa.Column("sha256", sa.String(64)),
     # Preprocessing: pending | done | failed.
     sa.Column("preprocess_state", sa.String(16), nullable=False, server_default="pending"),
     # Why preprocessing failed (truncated file, decompression bomb, …) when it did.
@@ -88,7 +103,18 @@ items = sa.Table(
     sa.Index("ix_items_created_sync", "created_sync_id"),
     # Preprocessing picks a dataset's pending items in id order.
     sa.Index("ix_items_preprocess", "dataset_id", "preprocess_state", "id"),
+    # Keyset pages of a dataset's items in path order (the API and the browser).
+    sa.Index("ix_items_dataset_path", "dataset_id", "path", "id"),
 )
+
+# User-metadata filters (key=value) on PostgreSQL: a GIN index over the JSONB containment
+# operator. SQLite filters with json_extract over the dataset's rows instead.
+sa.Index(
+    "ix_items_user_metadata",
+    items.c.user_metadata,
+    postgresql_using="gin",
+    postgresql_ops={"user_metadata": "jsonb_path_ops"},
+).ddl_if(dialect="postgresql")
 
 sync_runs = sa.Table(
     "sync_runs",
@@ -204,4 +230,30 @@ dataset_locks = sa.Table(
     sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), primary_key=True),
     sa.Column("sync_id", sa.Integer, nullable=False),
     sa.Column("acquired_at", Timestamp, nullable=False),
+)
+
+# Platform operations waiting to reach the bucket (DESIGN.md, "outbox"): written in the same
+# transaction as the item they concern, drained by tributary_downstream_sync, each applied
+# exactly once (an operation is idempotent on its target and marked done after it).
+# op: put (copy the spooled upload at spool_key to storage_key, then drop the spool) |
+#     delete (delete storage_key; only when the driver has allow_delete) |
+#     delete_thumbnail (drop a deleted item's thumbnail from the hidden folder).
+# status: pending | done | failed (gave up after the retries; the error says why).
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("op", sa.String(16), nullable=False),
+    sa.Column("storage_key", sa.Text, nullable=False),
+    sa.Column("spool_key", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("applied_at", Timestamp),
+    sa.Index("ix_outbox_pending", "status", "next_attempt_at", "id"),
+    sa.Index("ix_outbox_dataset", "dataset_id", "status"),
 )
