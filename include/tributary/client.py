@@ -206,10 +206,11 @@ class UploadResult:
 
 @dataclass
 class UploadEvent:
-    """A progress report from ``upload_tree``: ``nbytes`` more bytes sent, or (with
-    ``result``) one file finished. ``bytes`` events of a file that is resent after a
-    dropped connection come again; a finished file's total is in ``result.size``."""
+    """A progress report from ``upload_tree`` about the file at item path ``path``:
+    ``nbytes`` more of it sent, or (with ``result``) it is finished. A file resent after a
+    dropped connection reports its bytes again; its size is in ``result.size``."""
 
+    path: str
     nbytes: int = 0
     result: UploadResult | None = None
 
@@ -691,14 +692,11 @@ class Client:
         report = progress or on_progress or (lambda event: None)
         refused: list[str] = []  # why every file is refused, once one was
 
-        def sent_bytes(n: int) -> None:
-            report(UploadEvent(nbytes=n))
-
         def one(local: Path, path: str, size: int) -> UploadResult:
             result = UploadResult(str(local), path, "error", size)
             if refused:
                 result.error = f"not sent: {refused[0]}"
-                report(UploadEvent(result=result))
+                report(UploadEvent(path, result=result))
                 return result
             try:
                 answer = self.upload_file(
@@ -707,7 +705,7 @@ class Client:
                     path,
                     metadata=metadata,
                     overwrite=overwrite,
-                    on_bytes=sent_bytes,
+                    on_bytes=lambda n: report(UploadEvent(path, nbytes=n)),
                 )
                 result.status, result.item = answer["status"], answer.get("item")
             except Conflict as exc:
@@ -717,7 +715,7 @@ class Client:
                 result.error = str(exc)
             except (ClientError, OSError) as exc:
                 result.error = _file_error(exc)
-            report(UploadEvent(result=result))
+            report(UploadEvent(path, result=result))
             return result
 
         results: list[UploadResult] = []
