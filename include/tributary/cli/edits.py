@@ -26,6 +26,9 @@ def delete(
 ) -> None:
     """Delete an item from DATASET. The next sync does not bring it back (unless its file
     changes); its bucket file is deleted only if the driver allows deletes."""
+    if not yes and not sys.stdin.isatty():
+        # Said before any request: a script must say --yes.
+        raise UsageError("no terminal to confirm the delete on; add --yes")
     with api() as client:
         item = resolve(client, dataset, path)
         if not yes:
@@ -40,9 +43,7 @@ def delete(
 
 
 def _confirm(client, dataset: str, item: dict) -> None:
-    """Ask on a terminal, saying what becomes of the bucket file; refuse without one."""
-    if not sys.stdin.isatty():
-        raise UsageError("no terminal to confirm the delete on; add --yes")
+    """Ask, saying what becomes of the bucket file."""
     shown = client.dataset(dataset)
     if shown.get("driver") is None:
         fate = BUCKET_FILE["internal"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tributary.cli.output import JsonFlag, print_json
-from tributary.cli.remote import api
+from tributary.cli.remote import api, skip_httpx_command_line
 
 if TYPE_CHECKING:
     from tributary.client import UploadEvent, UploadResult
@@ -46,6 +46,7 @@ def upload(
     existing path is a conflict unless --overwrite. Symlinks and the hidden folder
     ``.tributary`` are left out. Exit 1 if any file conflicted or failed.
     """
+    skip_httpx_command_line()
     from tributary.client import Invalid, plan_upload
 
     extra = _metadata_option(metadata)
