@@ -31,6 +31,13 @@ def delete(
         raise UsageError("no terminal to confirm the delete on; add --yes")
     with api() as client:
         item = resolve(client, dataset, path)
+        if item["state"] == "deleted":
+            # Nothing to do, and nothing to confirm: said, and a success.
+            if json_out:
+                print_json({"item": item, "bucket_file": None})
+            else:
+                typer.echo(f"{item['path']} is already deleted from {dataset!r}")
+            return
         if not yes:
             _confirm(client, dataset, item)
         answer = client.delete_item(dataset, item["id"])

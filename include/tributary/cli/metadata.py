@@ -65,7 +65,7 @@ def meta(
     if json_out:
         print_json(edited)
         return
-    typer.echo(f"{edited['path']}: {_shown(edited.get('metadata'))}")
+    typer.echo(f"{edited['path']}: {_shown((edited.get('metadata') or {}).get('user'))}")
     if edited.get("description"):
         typer.echo(f"  description: {edited['description']}")
 

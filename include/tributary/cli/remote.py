@@ -57,13 +57,19 @@ def item_path(path: str) -> str:
 
 def resolve(client: Client, dataset: str, path: str, *, deleted: bool = False) -> dict:
     """The item at dataset path ``path`` (``/a/b.jpg``); with ``deleted``, a deleted one
-    (the by-path lookup knows the items in the dataset, a deleted item is found by
-    listing the deleted items under that path)."""
+    (found among the deleted items under that path when the lookup by path names another
+    item there)."""
     from tributary.client import NotFound
 
     path = item_path(path)
-    if not deleted:
-        return client.item_by_path(dataset, path)
+    try:
+        found = client.item_by_path(dataset, path)
+    except NotFound:
+        if not deleted:
+            raise
+        found = None
+    if not deleted or (found is not None and found["state"] == "deleted"):
+        return found
     for item in client.iter_items(dataset, state="deleted", prefix=path, page_size=100):
         if item["path"] == path:
             return item
