@@ -97,6 +97,18 @@ def list_items(
     }
 
 
+def iter_items(catalog: Catalog, dataset: str, **filters) -> Iterator[dict]:
+    """Every item matching ``filters`` (``list_items``'s), page after page of 1000: one
+    short transaction per page, so a long listing holds no transaction open."""
+    cursor = None
+    while True:
+        page = list_items(catalog, dataset, after=cursor, limit=item_pages.MAX_LIMIT, **filters)
+        yield from page["items"]
+        cursor = page["next"]
+        if cursor is None:
+            return
+
+
 def metadata_filter(pairs: Iterable[str]) -> dict:
     """``key=value`` strings as a metadata filter; a value that parses as JSON is that
     JSON value (``3``, ``true``, ``"3"``), anything else is the string as given."""
