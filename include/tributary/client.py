@@ -786,13 +786,22 @@ def _folder(to: str) -> PurePosixPath:
 
 
 def _segment(value: str) -> str:
-    """A name as one URL path segment."""
-    return urllib.parse.quote(str(value), safe="")
+    """A name as one URL path segment. A name of dots is escaped: httpx (as RFC 3986
+    says) resolves ``.`` and ``..`` segments before sending, which would change the route."""
+    quoted = urllib.parse.quote(str(value), safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def _file_route(path: str) -> str:
-    """An item path (``/a/b c.jpg``) as the tail of ``/files/{path}``, each segment quoted."""
-    return urllib.parse.quote(path.lstrip("/"), safe="/")
+    """An item path (``/a/b c.jpg``) as the tail of ``/files/{path}``, each segment quoted.
+
+    A ``.`` or ``..`` segment is refused here: httpx would resolve it before sending, and
+    ``a/../../other/files/x`` would reach another dataset's route instead of the server's
+    own refusal."""
+    segments = path.lstrip("/").split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise Invalid(None, f"upload path {path!r}: '.' and '..' are not allowed in a path")
+    return "/".join(urllib.parse.quote(segment, safe="") for segment in segments)
 
 
 def _without_none(values: dict) -> dict:
