@@ -55,7 +55,7 @@ class MeasuredReader:
         self.limit = limit
         self.position = 0
         self._hashes = {name: hashlib.new(name) for name in hashes}
-        self._on_progress = on_progress
+        self.on_progress = on_progress
         self._reported_at = time.monotonic()
 
     def readable(self) -> bool:
@@ -121,11 +121,11 @@ class MeasuredReader:
             )
         for hashed in self._hashes.values():
             hashed.update(data)
-        if self._on_progress is not None and time.monotonic() - self._reported_at >= (
+        if self.on_progress is not None and time.monotonic() - self._reported_at >= (
             PROGRESS_EVERY
         ):
             self._reported_at = time.monotonic()
-            self._on_progress(self.position)
+            self.on_progress(self.position)
 
     def drain(self, chunk_size: int = 1024 * 1024) -> int:
         """Read to the end without keeping anything (to hash a body); returns its size."""
