@@ -47,7 +47,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.server.requests.append((self.path, dict(self.headers)))
         path = urlsplit(self.path).path
         for pattern, method in ROUTES:
@@ -78,7 +78,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(416, b"", content_type, Content_Range=f"bytes */{len(body)}")
             return
         self.send_body(
-            206, body[start : end + 1], content_type, Content_Range=f"bytes {start}-{end}/{len(body)}"
+            206,
+            body[start : end + 1],
+            content_type,
+            Content_Range=f"bytes {start}-{end}/{len(body)}",
         )
 
     # -- routes -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ REFUSED = [
     ("169.254.1.1", "link-local"),
     ("100.64.0.1", "shared (CGNAT)"),
     ("100.127.255.254", "shared (CGNAT)"),
-    ("0.0.0.0", "'this network'"),
+    ("0.0.0.0", "'this network'"),  # noqa: S104 - an address under test
     ("0.1.2.3", "'this network'"),
     ("224.0.0.1", "multicast"),
     ("239.255.255.250", "multicast"),
@@ -76,7 +76,7 @@ def test_a_public_name_gives_its_addresses_resolved_once():
 
 def test_ip_literals_are_checked_without_a_lookup():
     resolver = FakeResolver()
-    with pytest.raises(BlockedAddress, match="169.254.169.254: the cloud metadata address"):
+    with pytest.raises(BlockedAddress, match=r"169\.254\.169\.254: the cloud metadata address"):
         AddressPolicy(resolver=resolver).vet("169.254.169.254", 80)
     with pytest.raises(BlockedAddress, match="loopback"):
         AddressPolicy(resolver=resolver).vet("[::1]", 80)
@@ -92,7 +92,9 @@ def test_the_message_names_the_setting():
 
 
 def test_the_allow_list_opens_hosts_and_networks(monkeypatch):
-    monkeypatch.setenv("TRIBUTARY_FETCH_ALLOW", " minio.internal , 10.20.0.0/16,127.0.0.1,,fd00::/8")
+    monkeypatch.setenv(
+        "TRIBUTARY_FETCH_ALLOW", " minio.internal , 10.20.0.0/16,127.0.0.1,,fd00::/8"
+    )
     resolver = FakeResolver({"minio.internal": ["10.9.9.9"], "other.internal": ["10.9.9.9"]})
     policy = AddressPolicy.from_env(resolver)
     assert policy.vet("minio.internal", 9000) == ["10.9.9.9"]  # the host, whatever its address
@@ -117,6 +119,6 @@ def test_an_unset_allow_list_allows_nothing_private(monkeypatch):
 
 
 def test_a_name_that_does_not_resolve_is_unreachable_not_blocked():
-    with pytest.raises(FetchUnreachable, match="cannot resolve nowhere.example") as caught:
+    with pytest.raises(FetchUnreachable, match=r"cannot resolve nowhere\.example") as caught:
         AddressPolicy(resolver=FakeResolver()).vet("nowhere.example", 80)
     assert not caught.value.permanent

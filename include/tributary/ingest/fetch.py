@@ -72,7 +72,6 @@ class FetchSettings:
     backoff: float = 0.5  # the first retry's wait; doubled each time, with jitter
     max_retry_wait: float = 30.0  # cap on backoff and on a server's Retry-After
     max_connections: int = 32
-    chunk_bytes: int = 64 * 1024
 
     @classmethod
     def from_env(cls) -> FetchSettings:
@@ -373,7 +372,8 @@ class RemoteBody:
         cap = self._fetcher.settings.max_bytes
         shown = redact_url(self.info.url)
         try:
-            for chunk in self._response.iter_bytes(self._fetcher.settings.chunk_bytes):
+            # as the network delivers (at most 64 KiB a read): no re-chunking buffer
+            for chunk in self._response.iter_bytes():
                 self.bytes_read += len(chunk)
                 if self.bytes_read > cap:
                     raise self._fetcher._too_large(self.info.url, "the body grows")
