@@ -40,6 +40,8 @@ def _explain(url: str) -> str:
     if len(url) > MAX_URL_LENGTH:
         return f"URL longer than {MAX_URL_LENGTH} characters"
     shown = redact_url(url)
+    if len(shown) > 200:  # a reason is one line of a report, not the rest of the file
+        shown = shown[:200] + "…"
     scheme, colon, _ = url.partition(":")
     if not colon or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         return f"not a URL: {shown!r}"
