@@ -16,7 +16,7 @@ from tributary.ingest.addresses import AddressPolicy
 from tributary.ingest.errors import (
     BadURL,
     BlockedAddress,
-    FetchError,
+    CertificateRefused,
     FetchTimeout,
     HTTPStatus,
     TooLarge,
@@ -286,6 +286,7 @@ def test_https_to_a_pinned_address_verifies_the_host_name(tmp_path, resolver, tr
         port = server.server_address[1]
         with Fetcher(FetchSettings(retries=0), policy, ssl_context=client_context) as fetcher:
             assert body_of(fetcher, f"https://images.example:{port}/echo?a=1") == b"/echo?a=1"
-            with pytest.raises(FetchError, match=r"(?i)certificate|hostname"):
+            with pytest.raises(CertificateRefused, match=r"(?i)certificate|hostname") as caught:
                 body_of(fetcher, f"https://other.example:{port}/echo")
+            assert caught.value.permanent
     assert {address for address in tripwire} == {("127.0.0.1", port)}

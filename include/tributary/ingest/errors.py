@@ -55,6 +55,12 @@ class HTTPStatus(FetchError):
         self.permanent = not (status in (408, 429) or status >= 500)
 
 
+class CertificateRefused(FetchError):
+    """The server's TLS certificate does not verify for the URL's host."""
+
+    permanent = True  # retrying meets the same certificate
+
+
 class TooLarge(FetchError):
     """The body is (or announces it is) bigger than the size cap."""
 

@@ -39,6 +39,7 @@ import httpx
 from tributary.ingest.addresses import AddressPolicy
 from tributary.ingest.errors import (
     BadURL,
+    CertificateRefused,
     FetchError,
     FetchTimeout,
     FetchUnreachable,
@@ -331,6 +332,8 @@ class Fetcher:
             except httpx.TimeoutException as exc:
                 failure: FetchError = FetchTimeout(f"GET {redact_url(url)}: {_timeout(exc)}")
             except httpx.TransportError as exc:
+                if _certificate_failure(exc):
+                    raise CertificateRefused(f"GET {redact_url(url)}: {_cause(exc)}") from None
                 failure = FetchUnreachable(f"GET {redact_url(url)}: {_cause(exc)}")
             else:
                 if response.status_code not in RETRY_STATUSES:
@@ -424,6 +427,15 @@ def _timeout(exc: httpx.TimeoutException) -> str:
         httpx.PoolTimeout: "pool",
     }.get(type(exc), "")
     return f"{kind} timeout".strip()
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _cause(exc: Exception) -> str:
