@@ -8,8 +8,9 @@ import io
 
 import pytest
 
-from tributary.ingest.csv_rows import CsvImport, CsvRow, RowError, SeenIds, open_csv_import
+from tributary.ingest.csv_rows import CsvImport, CsvRow, RowError, open_csv_import
 from tributary.ingest.errors import CsvRefused
+from tributary.ingest.seen_ids import SeenIds
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake image").decode()
 

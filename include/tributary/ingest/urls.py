@@ -15,23 +15,25 @@ from tributary.ingest.redact import redact_url
 
 MAX_URL_LENGTH = 8192
 
-# scheme :// host (a name, or an IPv6 literal in brackets) [:port] [path/query/fragment];
+# scheme :// host (a name, or an IPv6 literal in brackets) [:port 1-65535] [path/query/fragment];
 # no user:password@ (a credential would be stored in the link file) and no whitespace or
 # control character anywhere.
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 _GOOD_URL = re.compile(
-    r"(?i:https?)://(?:[^\x00-\x20\x7f/?#@\[\]:\\]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?"
-    r"(?:[/?#][^\x00-\x20\x7f]*)?"
+    r"(?i:https?)://(?:[^\x00-\x20\x7f/?#@\[\]:\\]+|\[[0-9A-Fa-f:.]+\])"
+    rf"(?::{_PORT})?(?:[/?#][^\x00-\x20\x7f]*)?"
 )
+
+
+def is_good_url(url: str) -> bool:
+    """The fast check alone: True when ``url_problem`` would find nothing."""
+    return len(url) <= MAX_URL_LENGTH and _GOOD_URL.fullmatch(url) is not None
 
 
 def url_problem(url: str) -> str | None:
     """None when ``url`` is an http(s) URL we may fetch; else a short reason (the URL in it
     redacted)."""
-    if len(url) <= MAX_URL_LENGTH and (match := _GOOD_URL.fullmatch(url)):
-        port = match["port"]
-        if port is None or 0 < int(port) < 65536:
-            return None
-    return _explain(url)
+    return None if is_good_url(url) else _explain(url)
 
 
 def _explain(url: str) -> str:
