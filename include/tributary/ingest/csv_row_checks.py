@@ -15,7 +15,7 @@ import re
 from typing import NamedTuple
 
 from tributary.ingest.media_types import DEFAULT_MIMETYPE, normalize_mimetype
-from tributary.ingest.urls import is_good_url, url_problem
+from tributary.ingest.urls import GOOD_URL, MAX_URL_LENGTH, url_problem
 
 COLUMNS = (
     "id",
@@ -76,11 +76,13 @@ class RowValidator:
         self.width = width
         self.index = {name: columns.get(name, width) for name in COLUMNS}
         self.inline_bytes = 0
-        self._fast = self._shortcut()
+        # validate(record, line): the record's row or error; None for a record of empty
+        # cells (skipped). A closure over the column indices: the hot loop's one call.
+        self.validate = self._shortcut()
 
     def __call__(self, record: list[str], line: int) -> CsvRow | RowError | None:
         """The record's row or error; None for a record of empty cells (skipped)."""
-        return self._fast(record, line)
+        return self.validate(record, line)
 
     def _shortcut(self):
         i = self.index
@@ -91,7 +93,8 @@ class RowValidator:
             i["item_metadata"],
             i["item_description"],
         )
-        width, check, good_url, make = self.width, self.check, is_good_url, CsvRow._make
+        width, check, good_url = self.width, self.check, GOOD_URL.fullmatch
+        new_tuple = tuple.__new__  # CsvRow(...) without NamedTuple's Python-level __new__
         loads = json.loads
 
         def validate(record: list[str], line: int) -> CsvRow | RowError | None:
@@ -109,6 +112,7 @@ class RowValidator:
                 row_id
                 and url
                 and (action == "link" or action == "upload")
+                and len(url) <= MAX_URL_LENGTH
                 and good_url(url)
                 and len(name) <= MAX_NAME_CHARS
                 and "/" not in name
@@ -131,8 +135,9 @@ class RowValidator:
             else:
                 metadata = None
             description = record[i_desc] or None
-            return make(
-                (line, row_id, name, action, url, None, DEFAULT_MIMETYPE, metadata, description)
+            return new_tuple(
+                CsvRow,
+                (line, row_id, name, action, url, None, DEFAULT_MIMETYPE, metadata, description),
             )
 
         return validate

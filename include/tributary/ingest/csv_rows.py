@@ -32,6 +32,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import operator
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from tributary.ingest.seen_ids import SeenIds
 
 __all__ = ["CsvBatch", "CsvImport", "CsvRow", "RowError", "open_csv_import"]
 
+_ID, _LINE = operator.attrgetter("id"), operator.attrgetter("line")
 MAX_FIELD_CHARS = 64 * 1024 * 1024  # the csv module's own limit (128 KiB) is one small image
 
 
@@ -93,36 +95,42 @@ class CsvImport:
         image bytes), every record ending in exactly one of ``rows`` or ``errors``."""
         csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
         seen = SeenIds()
-        validate = RowValidator(self.columns, self.width)
+        validator = RowValidator(self.columns, self.width)
+        validate, most_rows, most_bytes = validator.validate, self.batch_rows, self.batch_bytes
         with self._text() as text:
             reader = csv.reader(text)
             next(reader)  # the header
             pending: list[CsvRow | RowError] = []
-            line = reader.line_num + 1
-            for record in _records(reader):
-                if record.__class__ is RowError:  # the file's structure broke: stop here
-                    pending.append(record)
-                    break
-                if record and (result := validate(record, line)) is not None:
-                    pending.append(result)
-                line = reader.line_num + 1
-                if len(pending) >= self.batch_rows or validate.inline_bytes >= self.batch_bytes:
-                    yield self._batch(pending, seen)
-                    pending, validate.inline_bytes = [], 0
+            line = reader.line_num + 1  # where the next record starts
+            try:
+                for record in reader:
+                    if record and (result := validate(record, line)) is not None:
+                        pending.append(result)
+                    line = reader.line_num + 1
+                    if len(pending) >= most_rows or validator.inline_bytes >= most_bytes:
+                        yield self._batch(pending, seen)
+                        pending, validator.inline_bytes = [], 0
+            except csv.Error as exc:  # e.g. a field above MAX_FIELD_CHARS: stop here
+                reason = f"the CSV breaks here ({exc}); the rest of the file was not read"
+                pending.append(RowError(line, "", "broken_csv", reason))
             if pending:
                 yield self._batch(pending, seen)
 
     def _batch(self, pending: list[CsvRow | RowError], seen: SeenIds) -> CsvBatch:
-        earlier = seen.check([p.id for p in pending], [p.line for p in pending])
-        for index in (earlier >= 0).nonzero()[0]:
+        earlier = seen.check(list(map(_ID, pending)), list(map(_LINE, pending)))
+        duplicates = (earlier >= 0).nonzero()[0]
+        for index in duplicates:
             result = pending[index]
             if result.__class__ is CsvRow:
                 reason = f"duplicate ID (first on line {earlier[index]})"
                 pending[index] = RowError(result.line, result.id, "duplicate_id", reason)
-        batch = CsvBatch(
-            [r for r in pending if r.__class__ is CsvRow],
-            [r for r in pending if r.__class__ is RowError],
-        )
+        if len(duplicates) or any(r.__class__ is RowError for r in pending):
+            batch = CsvBatch(
+                [r for r in pending if r.__class__ is CsvRow],
+                [r for r in pending if r.__class__ is RowError],
+            )
+        else:  # the common batch: nothing to sort out
+            batch = CsvBatch(pending, [])
         self.rows += len(pending)
         self.valid += len(batch.rows)
         self.failed += len(batch.errors)
@@ -168,81 +176,6 @@ class _TextOf:
     def __exit__(self, *exc_info) -> None:
         self._text.detach()
         self._raw.__exit__(*exc_info)
-
-
-def _records(reader) -> Iterator[list[str] | RowError]:
-    """The reader's records; a structural error (an unclosed quote swallowing the file
-    into one field) ends them with a RowError at the line where reading stopped."""
-    line = reader.line_num + 1
-    try:
-        for record in reader:
-            yield record
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        reason = f"the CSV breaks here ({exc}); the rest of the file was not read"
-        yield RowError(line, "", "broken_csv", reason)
-
-
-def _check_utf8(raw: BinaryIO, block: int = 1024 * 1024) -> None:
-    """Refuse a file that is not UTF-8, naming the line of the first bad byte."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = newlines = 0
-    head = raw.read(4)
-    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        raise CsvRefused("the CSV is UTF-16 text: save it as CSV UTF-8")
-    chunk = head + raw.read(block)
-    while chunk:
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            line = newlines + chunk.count(b"\n", 0, exc.start) + 1
-            raise CsvRefused(
-                f"the CSV is not UTF-8: byte 0x{chunk[exc.start]:02x} on line {line} "
-                f"(offset {offset + exc.start}); save it as CSV UTF-8"
-            ) from None
-        offset += len(chunk)
-        newlines += chunk.count(b"\n")
-        chunk = raw.read(block)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise CsvRefused("the CSV is not UTF-8: it ends inside a character") from None
-
-
-def _read_header(header: list[str] | None) -> tuple[dict[str, int], list[str]]:
-    if not header or not any(cell.strip() for cell in header):
-        raise CsvRefused("the CSV is empty: it needs a header row with an ID column")
-    columns: dict[str, int] = {}
-    ignored = []
-    for index, cell in enumerate(header):
-        name = cell.strip().lower()
-        if name in COLUMNS:
-            if name in columns:
-                raise CsvRefused(f"the CSV names the column {cell.strip()!r} twice")
-            columns[name] = index
-        else:
-            ignored.append(cell.strip() or f"(column {index + 1} without a name)")
-    found = ", ".join(c.strip() for c in header if c.strip()) or "none"
-    if "id" not in columns:
-        raise CsvRefused(f"the CSV has no ID column (its columns: {found})")
-    if "url" not in columns and "image_bytes" not in columns:
-        raise CsvRefused(
-            f"the CSV has neither a URL nor an image_bytes column (its columns: {found})"
-        )
-    return columns, ignored
-
-
-def _records(reader) -> Iterator[list[str] | RowError]:
-    """The reader's records; a structural error (an unclosed quote swallowing the file
-    into one field) ends them with a RowError at the line where reading stopped."""
-    line = reader.line_num + 1
-    try:
-        for record in reader:
-            yield record
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        reason = f"the CSV breaks here ({exc}); the rest of the file was not read"
-        yield RowError(line, "", "broken_csv", reason)
 
 
 def _check_utf8(raw: BinaryIO, block: int = 1024 * 1024) -> None:

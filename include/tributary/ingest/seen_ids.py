@@ -62,7 +62,11 @@ class SeenIds:
         self._levels.append((keys, lines))
         while len(self._levels) > 1 and len(self._levels[-1][0]) * 2 > len(self._levels[-2][0]):
             (upper_keys, upper_lines), (lower_keys, lower_lines) = self._levels[-2:]
-            merged_keys = np.concatenate([upper_keys, lower_keys])
-            merged_lines = np.concatenate([upper_lines, lower_lines])
-            order = np.argsort(merged_keys, kind="stable")  # two sorted runs: a linear merge
-            self._levels[-2:] = [(merged_keys[order], merged_lines[order])]
+            # keys are distinct across levels: insert the smaller level into the larger one
+            # (one new array of the merged size, no sort, no index array of that size)
+            at = np.searchsorted(upper_keys, lower_keys)
+            merged = (
+                np.insert(upper_keys, at, lower_keys),
+                np.insert(upper_lines, at, lower_lines),
+            )
+            self._levels[-2:] = [merged]

@@ -19,7 +19,7 @@ MAX_URL_LENGTH = 8192
 # no user:password@ (a credential would be stored in the link file) and no whitespace or
 # control character anywhere.
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-_GOOD_URL = re.compile(
+GOOD_URL = re.compile(
     r"(?i:https?)://(?:[^\x00-\x20\x7f/?#@\[\]:\\]+|\[[0-9A-Fa-f:.]+\])"
     rf"(?::{_PORT})?(?:[/?#][^\x00-\x20\x7f]*)?"
 )
@@ -27,7 +27,7 @@ _GOOD_URL = re.compile(
 
 def is_good_url(url: str) -> bool:
     """The fast check alone: True when ``url_problem`` would find nothing."""
-    return len(url) <= MAX_URL_LENGTH and _GOOD_URL.fullmatch(url) is not None
+    return len(url) <= MAX_URL_LENGTH and GOOD_URL.fullmatch(url) is not None
 
 
 def url_problem(url: str) -> str | None:
