@@ -23,7 +23,7 @@ from tributary.ingest.errors import (
     TooManyRedirects,
     WrongContentType,
 )
-from tributary.ingest.fetch import Fetcher, FetchSettings
+from tributary.ingest.fetch import Fetcher, FetchSettings, open_ranged_url
 
 SIGNED = (
     "/echo/k%20x/a+b.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256"
@@ -61,6 +61,16 @@ def test_ranged_reads(fetcher, server):
     assert fetcher.read_range(url, len(JPEG) + 10, 5) == b""  # 416
     assert fetcher.read_range(url, 5, 0) == b""
     assert server.requests[-1][1]["Range"] == f"bytes={len(JPEG) + 10}-{len(JPEG) + 14}"
+
+
+def test_a_url_as_a_seekable_file_moves_only_what_is_read(fetcher, server):
+    with open_ranged_url(fetcher, server.url("/image.jpg"), buffer_size=16) as file:
+        assert file.read(4) == JPEG[:4]
+        file.seek(-8, 2)
+        assert file.read() == JPEG[-8:]
+        assert file.raw.transferred < len(JPEG)
+    ranges = [headers["Range"] for path, headers in server.requests[-3:]]
+    assert ranges == ["bytes=0-0", "bytes=0-15", f"bytes={len(JPEG) - 8}-{len(JPEG) - 1}"]
 
 
 def test_a_server_that_ignores_range_gives_the_same_bytes(fetcher, server):

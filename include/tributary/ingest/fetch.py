@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import io
 import logging
 import os
 import random
@@ -50,6 +51,7 @@ from tributary.ingest.errors import (
 )
 from tributary.ingest.redact import redact_url
 from tributary.ingest.urls import url_problem
+from tributary.storage.ranged import BLOCK_BYTES, RangedFile
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +404,30 @@ class RemoteBody:
             if len(out) >= length:
                 break
         return bytes(out)
+
+
+def open_ranged_url(
+    fetcher: Fetcher,
+    url: str,
+    *,
+    info: RemoteInfo | None = None,
+    buffer_size: int = BLOCK_BYTES,
+    **options,
+) -> io.BufferedReader:
+    """``url`` as a buffered, seekable file over ranged reads, for decoders that want a
+    file (Pillow, PyAV): only the bytes they ask for move. ``options`` as for
+    ``storage.ranged.RangedFile`` (``limit``, ``prefix``, ``before_read``).
+
+    Check ``info.accepts_ranges`` first: on a server that ignores ``Range`` every read
+    starts again from the first byte. The raw ``RangedFile`` is the result's ``raw``.
+    """
+    info = info or fetcher.info(url)
+    if info.size is None:
+        raise FetchError(f"GET {redact_url(url)}: the server does not say the size")
+    raw = RangedFile(
+        lambda offset, length: fetcher.read_range(url, offset, length), info.size, **options
+    )
+    return io.BufferedReader(raw, buffer_size)
 
 
 def _info_of(response: httpx.Response, url: str, *, asked_range: bool = False) -> RemoteInfo:
