@@ -51,6 +51,12 @@ def test_link_rows_take_the_specs_defaults(tmp_path):
     ]
 
 
+def test_blank_lines_before_the_header_are_skipped(tmp_path):
+    rows, errors = read_all(opened(tmp_path, "\n\r\nID,URL\na,ftp://x/a\nb,http://x.example/b\n"))
+    assert [(r.line, r.id) for r in rows] == [(5, "b")]
+    assert lines_and_codes(errors) == [(4, "bad_scheme")]
+
+
 def test_every_column(tmp_path):
     text = (
         "id,url,name,action,mimetype,item_metadata,item_description,image_bytes\n"

@@ -13,6 +13,8 @@ GOOD = [
     "http://[2606:4700::1111]:443/p",
     "http://é.example/ü.jpg",
     "https://h/a?b=c#d",
+    "http://h:1/",
+    "http://h:65535",
 ]
 BAD = [
     ("", "empty URL"),
@@ -27,6 +29,9 @@ BAD = [
     ("http:///x", "no host"),
     ("http://h:0/", "malformed"),
     ("http://h:70000/", "malformed"),
+    ("http://h:65536/", "malformed"),
+    ("http://h:080/", "malformed"),
+    ("http://a\\@b/", "malformed"),
     ("http://h" + "/x" * 5000, "longer than 8192"),
 ]
 

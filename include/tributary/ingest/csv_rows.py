@@ -84,7 +84,7 @@ class CsvImport:
         with self._binary() as raw:
             _check_utf8(raw)
         with self._text() as text:
-            header = next(csv.reader(text), None)
+            header = _header(csv.reader(text))
         self.columns, self.ignored_columns = _read_header(header)
         self.width = len(header)
         if self.ignored_columns:
@@ -99,7 +99,7 @@ class CsvImport:
         validate, most_rows, most_bytes = validator.validate, self.batch_rows, self.batch_bytes
         with self._text() as text:
             reader = csv.reader(text)
-            next(reader)  # the header
+            _header(reader)
             pending: list[CsvRow | RowError] = []
             line = reader.line_num + 1  # where the next record starts
             try:
@@ -176,6 +176,12 @@ class _TextOf:
     def __exit__(self, *exc_info) -> None:
         self._text.detach()
         self._raw.__exit__(*exc_info)
+
+
+def _header(reader) -> list[str] | None:
+    """The first record that is not a blank line (blank lines before the header are
+    skipped here and in ``batches`` alike, so line numbers stay the file's)."""
+    return next((record for record in reader if record), None)
 
 
 def _check_utf8(raw: BinaryIO, block: int = 1024 * 1024) -> None:

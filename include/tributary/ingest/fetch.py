@@ -324,7 +324,7 @@ class Fetcher:
 
     def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
         """One request with the retries: 408/429/5xx and connection failures."""
-        for attempt in range(self.settings.retries + 1):
+        for attempt in range(max(0, self.settings.retries) + 1):
             wait = None
             try:
                 request = self._client.build_request("GET", url, headers=headers)
