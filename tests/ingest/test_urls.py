@@ -31,7 +31,7 @@ BAD = [
     ("http://h:70000/", "malformed"),
     ("http://h:65536/", "malformed"),
     ("http://h:080/", "malformed"),
-    ("http://a\\@b/", "malformed"),
+    ("http://a\\@b/", "user:password@"),
     ("http://h" + "/x" * 5000, "longer than 8192"),
 ]
 
