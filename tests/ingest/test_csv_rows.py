@@ -243,3 +243,30 @@ def test_seen_ids_answer_the_first_line():
     assert list(seen.check(["a", "b", "a", ""], [2, 3, 4, 5])) == [-1, -1, 2, -1]
     assert list(seen.check(["b", "c", "", "c"], [6, 7, 8, 9])) == [3, -1, -1, 7]
     assert len(seen) == 3
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_line_numbers_hold_on_random_files(tmp_path, seed):
+    """Random records (quoted LF, CRLF and CR newlines in values, blank lines, CRLF or LF
+    endings, good and bad rows) written with their start line noted as they are written:
+    every row and error must carry the line its record starts on."""
+    import random
+
+    rng = random.Random(seed)
+    ending = rng.choice(["\n", "\r\n"])
+    out, line, expected = [f"ID,URL,item_description{ending}"], 2, {}
+    for index in range(300):
+        if rng.random() < 0.05:  # a blank line
+            out.append(ending)
+            line += 1
+            continue
+        breaks = rng.choice([0, 0, 0, 1, 2])
+        pieces = [rng.choice(["\n", "\r\n", "\r"]) for _ in range(breaks)]
+        description = '"' + "x".join(pieces) + 'end ""q"""' if breaks else "plain"
+        url = rng.choice(["http://x.example/a", "ftp://x.example/a", "not a url"])
+        row_id = f"id{index}"
+        out.append(f"{row_id},{url},{description}{ending}")
+        expected[row_id] = line
+        line += 1 + breaks
+    rows, errors = read_all(opened(tmp_path, "".join(out), batch_rows=rng.randint(1, 50)))
+    assert {r.id: r.line for r in rows} | {e.id: e.line for e in errors} == expected

@@ -105,6 +105,11 @@ def test_404_is_permanent_and_not_retried(fetcher, server, sleeps):
     assert sleeps == []
 
 
+def test_a_status_that_is_neither_success_nor_redirect_is_an_error(fetcher, server):
+    with pytest.raises(HTTPStatus, match="HTTP 300"):
+        body_of(fetcher, server.url("/status/300"))
+
+
 def test_500_then_200_is_retried(fetcher, server, sleeps):
     assert body_of(fetcher, server.url("/flaky/once/1")) == b"ok"
     assert server.counts["once"] == 2 and len(sleeps) == 1

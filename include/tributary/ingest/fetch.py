@@ -295,7 +295,8 @@ class Fetcher:
                 current = self._redirect_target(response, current)
                 continue
             try:
-                if response.status_code >= 400 and response.status_code not in allow:
+                ok = 200 <= response.status_code < 300 or response.status_code in allow
+                if not ok:  # an error, or a 1xx/3xx we do not follow (300, 304, …)
                     raise HTTPStatus(
                         f"GET {redact_url(current)}: HTTP {response.status_code}",
                         response.status_code,
