@@ -27,10 +27,12 @@ kept in ``bench/.work/uploads/data`` and reused.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -89,7 +91,7 @@ def free_port() -> int:
     return port()
 
 
-def airflow_environment(moto_endpoint: str, workers: int) -> dict[str, str]:
+def airflow_environment(moto_endpoint: str, workers: int, catalog_url: str) -> dict[str, str]:
     """A throwaway Airflow home with the simple auth manager, the catalog in SQLite and
     the internal storage in the work folder; moto's connection as ``bench_s3``."""
     port = free_port()
@@ -116,6 +118,7 @@ def airflow_environment(moto_endpoint: str, workers: int) -> dict[str, str]:
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
         AIRFLOW_CONN_BENCH_S3=json.dumps(conn),
         TRIBUTARY_STORAGE_ROOT=str(WORK / "internal-storage"),
+        TRIBUTARY_CATALOG_URL=catalog_url,
         TRIBUTARY_AIRFLOW_URL=f"http://127.0.0.1:{port}",
         TRIBUTARY_AIRFLOW_USER="admin",
         TRIBUTARY_AIRFLOW_PASSWORD="admin",  # noqa: S106 - the bench's throwaway Airflow
@@ -214,17 +217,110 @@ class PeakRss:
         self._thread.join()
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its living children so far."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+class CpuSeconds:
+    """CPU seconds spent, between enter and exit, by the servers (each with its children)
+    and by the client: this process (``client="self"``, the in-process baselines) or the
+    subprocesses it waited for (``client="children"``, the CLI). On a shared, loaded
+    machine, wall time says how much of the cores each side got; CPU time says what
+    each byte costs."""
+
+    def __init__(self, servers: dict[str, int], client: str) -> None:
+        self.servers = servers
+        self.who = resource.RUSAGE_SELF if client == "self" else resource.RUSAGE_CHILDREN
+        self.spent: dict[str, float] = {}
+
+    def _client(self) -> float:
+        usage = resource.getrusage(self.who)
+        return usage.ru_utime + usage.ru_stime
+
+    def __enter__(self) -> CpuSeconds:
+        self._before = {name: tree_cpu(pid) for name, pid in self.servers.items()}
+        self._client_before = self._client()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.spent = {"client": self._client() - self._client_before}
+        for name, pid in self.servers.items():
+            self.spent[name] = tree_cpu(pid) - self._before[name]
+
+
+@contextlib.contextmanager
+def profiled(pid: int, name: str | None):
+    """With a ``name``, py-spy samples process ``pid`` meanwhile; its hottest functions
+    are written to ``WORK/profile-<name>.txt`` (and the raw stacks beside it)."""
+    if name is None:
+        yield
+        return
+    raw = WORK / f"profile-{name}.raw"
+    spy = subprocess.Popen(
+        [str(VENV_BIN / "py-spy"), "record", "-p", str(pid), "-r", "100", "-f", "raw",
+         "-o", str(raw), "--nonblocking", "-d", "3600"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled, then exits
+        spy.wait(timeout=60)
+    (WORK / f"profile-{name}.txt").write_text(hottest(raw))
+
+
+def hottest(raw: Path, top: int = 30) -> str:
+    """Functions by the share of samples they appear in (inclusive), from py-spy's
+    collapsed stacks."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        total += int(count)
+        for frame in set(stack.split(";")):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
+    return "\n".join(f"{100 * n / max(total, 1):5.1f}%  {frame}" for frame, n in ranked) + "\n"
+
+
 def timed_cli_upload(
-    env: dict[str, str], server_pid: int, dataset: str, paths: list[Path], to: str, jobs: int
+    env: dict[str, str],
+    servers: dict[str, int],
+    dataset: str,
+    paths: list[Path],
+    to: str,
+    jobs: int,
+    profile: str | None = None,
 ) -> dict:
-    """``tributary upload`` in a subprocess: seconds, statuses, peak RSS of the CLI and of
-    the API server (before and during)."""
-    server_rss = PeakRss(server_pid)
+    """``tributary upload`` in a subprocess: seconds, statuses, CPU seconds per process,
+    peak RSS of the CLI and of the API server (before and during)."""
+    server_rss = PeakRss(servers["api"])
     idle = server_rss.sample()
     argv = [str(VENV_BIN / "tributary"), "upload", dataset, *map(str, paths)]
     argv += ["--to", to, "--jobs", str(jobs), "--json"]
     started = time.monotonic()
-    with server_rss:
+    with (
+        server_rss,
+        CpuSeconds(servers, client="children") as cpu,
+        profiled(servers["api"], profile),
+    ):
         cli = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         with PeakRss(cli.pid) as cli_rss:
             out, err = cli.communicate()
@@ -233,11 +329,15 @@ def timed_cli_upload(
     for line in out.decode().splitlines():
         status = json.loads(line)["status"]
         statuses[status] = statuses.get(status, 0) + 1
-    if cli.returncode:
+    if cli.returncode and not statuses:
         raise SystemExit(f"tributary upload failed ({cli.returncode}): {err.decode()[-2000:]}")
+    # A failed file is reported with the figures (the first few lines), not hidden.
+    errors = [line for line in err.decode().splitlines() if line.startswith("error: ")]
     return {
+        "errors": errors[:3],
         "seconds": seconds,
         "statuses": statuses,
+        "cpu_seconds": cpu.spent,
         "cli_peak_rss_mb": cli_rss.peak / MB,
         "server_idle_rss_mb": idle / MB,
         "server_peak_rss_mb": server_rss.peak / MB,
@@ -277,6 +377,15 @@ def baseline_s3(endpoint: str, files: list[Path], prefix: str, jobs: int) -> flo
                 )
             )
     return time.monotonic() - started
+
+
+def drop_big_objects(endpoint: str, size: int) -> None:
+    """Delete the big file's copies from moto, which keeps objects in memory."""
+    client = s3_client(endpoint)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for entry in page.get("Contents", []):
+            if entry["Size"] >= size:
+                client.delete_object(Bucket=BUCKET, Key=entry["Key"])
 
 
 def baseline_local(files: list[Path], target: Path, jobs: int) -> float:
@@ -336,72 +445,90 @@ def prepare_datasets(env: dict[str, str], endpoint: str) -> None:
         client.create_dataset("bench-s3", driver="bench-s3", sync=False)
 
 
-def run_target(target: str, args, env, server, endpoint, small: list[Path], big: Path) -> dict:
+def baseline(target: str, endpoint: str, files: list[Path], name: str, jobs: int, servers):
+    """The baseline upload of ``files``: seconds and CPU seconds per process."""
+    with CpuSeconds({"moto": servers["moto"]}, client="self") as cpu:
+        if target == "s3":
+            seconds = baseline_s3(endpoint, files, f"baseline-{int(time.time())}/{name}", jobs)
+        else:
+            seconds = baseline_local(files, WORK / "baseline-local" / name, jobs)
+    return seconds, cpu.spent
+
+
+def compared(ours: dict, base_seconds: float, base_cpu: dict, size: int) -> dict:
+    """Tributary's run beside the baseline's: throughputs, their ratio, CPU per GB."""
+    return {
+        **ours,
+        "bytes": size,
+        "baseline_seconds": base_seconds,
+        "baseline_cpu_seconds": base_cpu,
+        "tributary_mb_s": size / MB / ours["seconds"],
+        "baseline_mb_s": size / MB / base_seconds,
+        "ratio": base_seconds / ours["seconds"],
+        "tributary_cpu_s_per_gb": sum(ours["cpu_seconds"].values()) / (size / 1e9),
+        "baseline_cpu_s_per_gb": sum(base_cpu.values()) / (size / 1e9),
+    }
+
+
+def run_target(target: str, args, env, servers, endpoint, small: list[Path], big: Path) -> dict:
     dataset = f"bench-{target}"
     stamp = int(time.time())
     found: dict = {"target": target}
-    if target == "s3":
-        base_small = baseline_s3(endpoint, small, f"baseline-{stamp}/small", args.jobs)
-    else:
-        base_small = baseline_local(small, WORK / "baseline-local" / "small", args.jobs)
+    base_seconds, base_cpu = baseline(target, endpoint, small, "small", args.jobs, servers)
+    folder = [small[0].parent]
+    profile = f"api-{target}-small" if args.profile else None
     ours = timed_cli_upload(
-        env, server.pid, dataset, [small[0].parent], f"/run-{stamp}/", args.jobs
+        env, servers, dataset, folder, f"/run-{stamp}/", args.jobs, profile=profile
     )
     small_bytes = sum(f.stat().st_size for f in small)
-    found["small"] = {
-        **ours,
-        "files": len(small),
-        "baseline_seconds": base_small,
-        "tributary_mb_s": small_bytes / MB / ours["seconds"],
-        "baseline_mb_s": small_bytes / MB / base_small,
-        "ratio": base_small / ours["seconds"],
-    }
-    again = timed_cli_upload(
-        env, server.pid, dataset, [small[0].parent], f"/run-{stamp}/", args.jobs
-    )
+    found["small"] = {**compared(ours, base_seconds, base_cpu, small_bytes), "files": len(small)}
+    again = timed_cli_upload(env, servers, dataset, folder, f"/run-{stamp}/", args.jobs)
     found["small_again"] = {"seconds": again["seconds"], "statuses": again["statuses"]}
     if not args.skip_big:
+        # One stream each: boto3 splits the file in parts sent max_concurrency at a time.
+        base_seconds, base_cpu = baseline(target, endpoint, [big], "big", args.jobs, servers)
+        ours = timed_cli_upload(env, servers, dataset, [big], f"/big-{stamp}/", args.jobs)
+        found["big"] = compared(ours, base_seconds, base_cpu, big.stat().st_size)
         if target == "s3":
-            base_big = baseline_s3(endpoint, [big], f"baseline-{stamp}/big", args.jobs)
-        else:
-            base_big = baseline_local([big], WORK / "baseline-local" / "big", 1)
-        ours = timed_cli_upload(env, server.pid, dataset, [big], f"/big-{stamp}/", args.jobs)
-        size = big.stat().st_size
-        found["big"] = {
-            **ours,
-            "bytes": size,
-            "baseline_seconds": base_big,
-            "tributary_mb_s": size / MB / ours["seconds"],
-            "baseline_mb_s": size / MB / base_big,
-            "ratio": base_big / ours["seconds"],
-        }
+            drop_big_objects(endpoint, big.stat().st_size)
     tiny = make_files(WORK / "data" / f"tiny-{args.tiny_files}", args.tiny_files, 1000)
     found["tiny"] = tiny_overhead(env, target, sorted(tiny.iterdir()), endpoint)
     return found
+
+
+def _cpu(spent: dict) -> str:
+    return " + ".join(f"{name} {seconds:.1f}" for name, seconds in spent.items())
 
 
 def report(results: dict) -> None:
     print(f"\n{results['date']} · {results['machine']} · jobs={results['jobs']}")
     for found in results["targets"]:
         target = found["target"]
-        small = found["small"]
-        print(
-            f"{target:5} {small['files']} small files: "
-            f"Tributary {small['tributary_mb_s']:.1f} MB/s, "
-            f"baseline {small['baseline_mb_s']:.1f} MB/s, ratio {small['ratio']:.2f} "
-            f"(CLI peak RSS {small['cli_peak_rss_mb']:.0f} MB)"
-        )
-        again = found["small_again"]
-        print(f"{target:5} same files again: {again['seconds']:.1f} s, {again['statuses']}")
-        if "big" in found:
-            big = found["big"]
+        for phase in ("small", "big"):
+            if phase not in found:
+                continue
+            run = found[phase]
+            what = f"{run['files']} files" if phase == "small" else "one file"
             print(
-                f"{target:5} one {big['bytes'] / MB:.0f} MB file: Tributary "
-                f"{big['tributary_mb_s']:.1f} MB/s, baseline {big['baseline_mb_s']:.1f} MB/s, "
-                f"ratio {big['ratio']:.2f}; peak RSS: CLI {big['cli_peak_rss_mb']:.0f} MB, API "
-                f"server {big['server_peak_rss_mb']:.0f} MB (idle {big['server_idle_rss_mb']:.0f} "
-                f"MB, +{big['server_peak_rss_mb'] - big['server_idle_rss_mb']:.0f} MB)"
+                f"{target:5} {what} ({run['bytes'] / MB:.0f} MB): Tributary "
+                f"{run['tributary_mb_s']:.1f} MB/s, baseline {run['baseline_mb_s']:.1f} MB/s, "
+                f"ratio {run['ratio']:.2f}"
             )
+            print(
+                f"      CPU s: Tributary {_cpu(run['cpu_seconds'])} "
+                f"({run['tributary_cpu_s_per_gb']:.1f} s/GB); baseline "
+                f"{_cpu(run['baseline_cpu_seconds'])} ({run['baseline_cpu_s_per_gb']:.1f} s/GB)"
+            )
+            for line in run["errors"]:
+                print(f"      {line}")
+            print(
+                f"      statuses {run['statuses']}; peak RSS: "
+                f"CLI {run['cli_peak_rss_mb']:.0f} MB, API server "
+                f"{run['server_peak_rss_mb']:.0f} MB (idle {run['server_idle_rss_mb']:.0f} MB, "
+                f"+{run['server_peak_rss_mb'] - run['server_idle_rss_mb']:.0f} MB)"
+            )
+        again = found["small_again"]
+        print(f"{target:5} the same files again: {again['seconds']:.1f} s, {again['statuses']}")
         tiny = found["tiny"]
         print(
             f"{target:5} 1 KB files one at a time: Tributary {tiny['tributary_ms']:.1f} ms/file, "
@@ -419,6 +546,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=4, help="concurrency, both sides")
     parser.add_argument("--api-workers", type=int, default=1, help="API server workers")
     parser.add_argument("--targets", default="s3,local")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the API server during the small files"
+    )
+    parser.add_argument(
+        "--catalog-url", help="an empty catalog database (default: a fresh SQLite file)"
+    )
     args = parser.parse_args()
 
     from tests import emulators
@@ -433,7 +566,10 @@ def main() -> int:
     moto = emulators.start_moto(WORK / "logs")
     server = None
     try:
-        env = airflow_environment(moto.endpoint, args.api_workers)
+        catalog_url = args.catalog_url or f"sqlite:///{WORK / 'catalog.db'}"
+        if catalog_url.startswith("sqlite:///"):
+            Path(catalog_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        env = airflow_environment(moto.endpoint, args.api_workers, catalog_url)
         shutil.rmtree(env["TRIBUTARY_STORAGE_ROOT"], ignore_errors=True)
         server = start_api_server(env)
         prepare_datasets(env, moto.endpoint)
@@ -446,8 +582,9 @@ def main() -> int:
             "targets": [],
         }
         for target in args.targets.split(","):
+            servers = {"api": server.pid, "moto": moto.process.pid}
             results["targets"].append(
-                run_target(target, args, env, server, moto.endpoint, small, big)
+                run_target(target, args, env, servers, moto.endpoint, small, big)
             )
         (WORK / "results.json").write_text(json.dumps(results, indent=2))
         report(results)

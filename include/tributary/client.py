@@ -45,7 +45,10 @@ from tributary.errors import TributaryError
 
 API_PREFIX = "/tributary/api/v1"
 CHUNK = 1024 * 1024  # what one read of an uploaded file or a download hands over
-UPLOAD_READ_TIMEOUT = 600.0  # the server may finish a large multipart upload after the body
+# After the body, the server may still be finishing a large write (a multipart upload, a
+# copy into place): the wait for its answer grows with the file.
+UPLOAD_READ_TIMEOUT = 600.0
+UPLOAD_READ_SECONDS_PER_BYTE = 1 / 2_000_000
 UPLOAD_ATTEMPTS = 3  # an upload is idempotent (same content is skipped): safe to resend
 
 
@@ -335,6 +338,10 @@ class Client:
         try:
             request = self._http.build_request(method, path, headers=headers, **kwargs)
             return self._http.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise ServerUnreachable(
+                None, f"Tributary's API at {self.url} did not answer in time ({type(exc).__name__})"
+            ) from None
         except httpx.TransportError as exc:
             raise ServerUnreachable(
                 None,
@@ -632,7 +639,7 @@ class Client:
         ``overwrite``. ``on_bytes(n)`` is called as bytes go out.
         """
         local = Path(local_path)
-        size, digest = _size_and_sha256(local)
+        size, digest, version = _size_and_sha256(local)
         headers = {
             "Content-Length": str(size),
             "Content-Type": mimetypes.guess_type(local.name)[0] or "application/octet-stream",
@@ -643,10 +650,11 @@ class Client:
             headers["X-Tributary-Metadata"] = json.dumps(metadata, separators=(",", ":"))
         route = f"/datasets/{_segment(dataset)}/files/{_file_route(path)}"
         params = {"overwrite": "true"} if overwrite else None
-        timeout = httpx.Timeout(self.timeout, read=max(self.timeout, UPLOAD_READ_TIMEOUT))
+        wait = UPLOAD_READ_TIMEOUT + size * UPLOAD_READ_SECONDS_PER_BYTE
+        timeout = httpx.Timeout(self.timeout, read=max(self.timeout, wait))
 
         def body() -> dict:
-            return {"content": _verified_chunks(local, size, digest, on_bytes)}
+            return {"content": _unchanged_chunks(local, size, version, on_bytes)}
 
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             try:
@@ -808,14 +816,25 @@ def _without_none(values: dict) -> dict:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _size_and_sha256(local: Path) -> tuple[int, str]:
+def _version(file: IO[bytes]) -> tuple[int, int, int]:
+    """What changes when a file is written: its inode, size and modification time (ns)."""
+    stat = os.fstat(file.fileno())
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _size_and_sha256(local: Path) -> tuple[int, str, tuple[int, int, int]]:
+    """The file's size, SHA-256 and version, in one streamed read; ``FileChanged`` if it
+    was written meanwhile."""
     digest = hashlib.sha256()
     size = 0
     with local.open("rb") as file:
+        version = _version(file)
         while chunk := file.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
-    return size, digest.hexdigest()
+        if _version(file) != version or size != version[1]:
+            raise FileChanged(None, f"{local} changed while it was read: send it again")
+    return size, digest.hexdigest(), version
 
 
 def _read_chunks(local: Path) -> Iterator[bytes]:
@@ -824,16 +843,17 @@ def _read_chunks(local: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _verified_chunks(
-    local: Path, size: int, sha256: str, on_bytes: Callable[[int], None] | None
+def _unchanged_chunks(
+    local: Path, size: int, version: tuple[int, int, int], on_bytes: Callable[[int], None] | None
 ) -> Iterator[bytes]:
-    """The file's bytes, checked against the size and hash announced in the headers.
+    """The file's bytes, as long as it is the version whose hash was sent.
 
-    The last chunk is held back until the whole file has been read and hashed: a file
-    that changed since its hash was taken raises ``FileChanged`` before the body is
-    complete, so the server sees a cut-short request and keeps nothing.
+    The last chunk is held back until the whole file has been read: a file written since
+    its hash was taken (another inode, size or modification time) raises ``FileChanged``
+    before the body is complete, so the server sees a cut-short request and keeps
+    nothing. (The server also checks the bytes against the hash; the client reads each
+    file twice but hashes it once.)
     """
-    digest = hashlib.sha256()
     read = 0
     held = b""
     with local.open("rb") as file:
@@ -841,14 +861,13 @@ def _verified_chunks(
             chunk = file.read(min(CHUNK, size - read))
             if not chunk:
                 break  # shorter than it was
-            digest.update(chunk)
             read += len(chunk)
             if held:
                 yield held
                 if on_bytes:
                     on_bytes(len(held))
             held = chunk
-        if read != size or file.read(1) or digest.hexdigest() != sha256:
+        if read != size or file.read(1) or _version(file) != version:
             raise FileChanged(
                 None, f"{local} changed while it was uploaded: not uploaded, send it again"
             )
