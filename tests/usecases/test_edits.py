@@ -310,6 +310,14 @@ def test_bad_move_targets_are_refused(catalog, path, message):
         move_item(catalog, ds, find_item(catalog, ds, "/a.jpg")["id"], path)
 
 
+def test_an_item_whose_file_is_missing_does_not_move(catalog):
+    ds = internal(catalog)
+    (internal_storage_root() / ds / "a.jpg").unlink()
+    with pytest.raises(Conflict, match="missing from the internal storage"):
+        move_item(catalog, ds, find_item(catalog, ds, "/a.jpg")["id"], "/b.jpg")
+    assert find_item(catalog, ds, "/a.jpg")["state"] == "active"
+
+
 def test_a_deleted_item_does_not_move(catalog):
     ds = internal(catalog)
     item = find_item(catalog, ds, "/a.jpg")

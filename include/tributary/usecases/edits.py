@@ -221,6 +221,8 @@ def _link(store: ObjectStore, old: str, new: str, path: str) -> None:
             os.link(source, target, follow_symlinks=False)
         except FileExistsError:
             raise Conflict(f"{path!r}: a file is already there in the internal storage") from None
+        except FileNotFoundError:
+            raise Conflict(f"{old!r} is missing from the internal storage; not moved") from None
         return
     with contextlib.suppress(ObjectNotFound):
         store.head(new)
