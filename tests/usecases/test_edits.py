@@ -381,6 +381,11 @@ def test_an_external_clone_copies_records_only_on_the_same_driver(catalog, bucke
     assert [op for op, _, _ in outbox_rows(catalog)] == []
     with pytest.raises(RuleRefused, match="rename the file in the bucket"):
         move_item(catalog, "copy", find_item(catalog, "copy", "/sub/a.jpg")["id"], "/x.jpg")
+    # Nor does the source delete a file its clone still names; once no one does, it may.
+    source_item = find_item(catalog, ds, "/sub/a.jpg")
+    assert delete_item(catalog, ds, source_item["id"])["bucket_file"] == "kept"
+    delete_item(catalog, ds, find_item(catalog, ds, "/b.png")["id"])
+    assert outbox_rows(catalog) == [("delete", "b.png", "pending")]
 
 
 def test_clones_across_storages_are_refused_with_the_rule(catalog, bucket, tmp_path):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tributary.catalog import outbox as outbox_queries
-from tributary.catalog.schema import datasets, items, outbox
+from tributary.catalog.schema import datasets, drivers, items, outbox
 from tributary.errors import NotFound
 
 # The outbox status of an operation a restore withdrew before the drain applied it. The
@@ -46,6 +46,27 @@ def holder_of(conn: Connection, dataset_id: int, *, path: str, storage_key: str)
         .first()
     )
     return dict(row) if row else None
+
+
+def shared_elsewhere(conn: Connection, item: dict, driver_id: int) -> bool:
+    """Whether another live item (of a clone, or of a dataset whose folder overlaps) names
+    the same object: the same storage key in the same bucket of the same provider."""
+    bucket = sa.select(drivers.c.provider, drivers.c.bucket).where(drivers.c.id == driver_id)
+    provider, name = conn.execute(bucket).one()
+    others = (
+        sa.select(items.c.id)
+        .join(datasets, datasets.c.id == items.c.dataset_id)
+        .join(drivers, drivers.c.id == datasets.c.driver_id)
+        .where(
+            (items.c.storage_key == item["storage_key"])
+            & (items.c.id != item["id"])
+            & (items.c.state != "deleted")
+            & (drivers.c.provider == provider)
+            & (drivers.c.bucket == name)
+        )
+        .limit(1)
+    )
+    return conn.execute(others).first() is not None
 
 
 def mark_deleted(conn: Connection, item: dict, *, delete_key: bool, now: dt.datetime) -> dict:

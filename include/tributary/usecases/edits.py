@@ -6,7 +6,8 @@
   The file goes too only where Tributary may delete it: a driver with ``allow_delete``
   (outbox ``delete``: ``"deleting"``) or the internal storage (``"internal"``); otherwise
   it stays in the bucket (``"kept"``). A clone on a driver shares its source's files, so
-  it never deletes one (``"kept"``).
+  it never deletes one (``"kept"``), and no delete removes a file that a live item of
+  another dataset (a clone, an overlapping folder) still names.
 * **Restore** brings a deleted item back while its file is still there: a delete still
   waiting in the outbox is withdrawn; one already applied cannot be undone.
 * **Move/rename**: items of the internal storage only. A dataset on a driver mirrors its
@@ -74,6 +75,8 @@ def delete_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
         found = dataset_queries.get(conn, dataset)
         item = item_edits.item_row(conn, found.id, item_id, lock=True)
         fate = bucket_file_fate(found)
+        if fate == "deleting" and item_edits.shared_elsewhere(conn, item, found.driver.id):
+            fate = "kept"  # another dataset's item still names this file: never delete it
         if item["state"] != "deleted":
             if item["downstream"] == "put":
                 raise Conflict(
