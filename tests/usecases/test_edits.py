@@ -16,7 +16,7 @@ from tributary.catalog import outbox as outbox_queries
 from tributary.catalog.schema import items, outbox, sync_runs
 from tributary.config import internal_storage_root
 from tributary.errors import Conflict, InvalidInput, QuotaExceeded, RuleRefused
-from tributary.sync import listing, upstream
+from tributary.sync import events, listing, upstream
 from tributary.usecases.datasets import create_dataset, set_quota, update_dataset
 from tributary.usecases.drivers import create_driver
 from tributary.usecases.edits import (
@@ -436,3 +436,19 @@ def test_a_clone_is_never_synced_and_says_why(catalog, bucket, airflow):
     # The nightly sync of every dataset leaves it out, even with its sync turned on.
     update_dataset(catalog, "copy", sync_enabled=True)
     assert upstream.select_datasets(catalog, None) == ["ds"]
+
+
+def test_bucket_events_reach_the_source_and_never_its_clone(catalog, bucket):
+    ds = external(catalog, bucket)
+    clone_dataset(catalog, ds, "copy")
+    (bucket / "new.jpg").write_bytes(b"new")
+    event = events.BucketEvent(
+        provider="local", bucket=str(bucket), key="new.jpg", kind="created", order="1",
+        size=3, etag="e1", mtime=NOW,
+    )  # fmt: skip
+
+    summaries = events.apply(catalog, [event], dag_id="t", run_id="e1")
+
+    assert [s["dataset"] for s in summaries] == ["ds"]
+    assert find_item(catalog, ds, "/new.jpg")["state"] == "active"
+    assert [i["path"] for i in list_items(catalog, "copy")["items"]] == ["/b.png", "/sub/a.jpg"]
