@@ -452,3 +452,28 @@ def test_bucket_events_reach_the_source_and_never_its_clone(catalog, bucket):
     assert [s["dataset"] for s in summaries] == ["ds"]
     assert find_item(catalog, ds, "/new.jpg")["state"] == "active"
     assert [i["path"] for i in list_items(catalog, "copy")["items"]] == ["/b.png", "/sub/a.jpg"]
+
+
+def test_cloned_records_take_the_clones_own_keys_in_a_bucket_internal_storage(catalog):
+    # An internal storage in a bucket keeps each dataset under its own prefix: the clone's
+    # records must name the copies, not the source's files.
+    from tributary.catalog import item_edits
+
+    with catalog.begin() as conn:
+        source = dataset_queries.create(conn, name="src", sync_enabled=False)
+        target = dataset_queries.create(conn, name="dst", sync_enabled=False)
+        conn.execute(
+            items.insert().values(
+                dataset_id=source.id, path="/a/b.jpg", storage_key="store/src/a/b.jpg", size=1,
+                created_at=NOW, updated_at=NOW,
+            )
+        )  # fmt: skip
+        copied = item_edits.clone_items(
+            conn, source_id=source.id, target_id=target.id, now=NOW,
+            keys=("store/src/", "store/dst/"),
+        )  # fmt: skip
+        keys = conn.execute(
+            sa.select(items.c.storage_key, items.c.path).where(items.c.dataset_id == target.id)
+        ).all()
+    assert copied == 1
+    assert [tuple(k) for k in keys] == [("store/dst/a/b.jpg", "/a/b.jpg")]

@@ -202,9 +202,11 @@ def clone_items(
     target_id: int,
     now: dt.datetime,
     max_id: int | None = None,
+    keys: tuple[str, str] | None = None,
 ) -> int:
     """Copy the source's active items (up to ``max_id``) into the target, in one
-    ``INSERT … SELECT``; returns how many.
+    ``INSERT … SELECT``; returns how many. ``keys`` (source prefix, target prefix)
+    rewrites the storage keys where the clone's files lie elsewhere (internal storage).
 
     Thumbnails are not shared: a thumbnail lives under its dataset's id in the hidden
     folder and goes when its item or dataset is deleted, so an item that had one is
@@ -214,10 +216,14 @@ def clone_items(
     which = (source.dataset_id == source_id) & (source.state == "active")
     if max_id is not None:
         which &= source.id <= max_id
+    copied = [source[name] for name in _CLONED]
+    if keys is not None and keys[0] != keys[1]:
+        cut = sa.func.substr(source.storage_key, len(keys[0]) + 1)
+        copied[_CLONED.index("storage_key")] = sa.literal(keys[1]) + cut
     select = (
         sa.select(
             sa.literal(target_id),
-            *(source[name] for name in _CLONED),
+            *copied,
             sa.literal("active"),
             sa.case((source.thumbnail_key.is_not(None), "pending"), else_=source.preprocess_state),
             sa.literal(now, items.c.created_at.type),

@@ -29,6 +29,7 @@ import errno
 import os
 import shutil
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from tributary.catalog import Catalog, item_edits
@@ -37,7 +38,7 @@ from tributary.catalog.datasets import CATALOG_SCOPE, Dataset
 from tributary.config import HIDDEN_FOLDER
 from tributary.errors import Conflict, DatasetNotFound, InvalidInput, QuotaExceeded, RuleRefused
 from tributary.mimetype import mimetype_of_extension
-from tributary.storage import ObjectStore, open_dataset_store
+from tributary.storage import ObjectStore, StorageError, open_dataset_store
 from tributary.storage.base import ObjectNotFound
 from tributary.storage.local import LocalStore
 from tributary.usecases.datasets import describe_dataset
@@ -230,7 +231,13 @@ def _link(store: ObjectStore, old: str, new: str, path: str) -> None:
     with contextlib.suppress(ObjectNotFound):
         store.head(new)
         raise Conflict(f"{path!r}: a file is already there in the internal storage")
-    store.write(new, store.read(old))
+    try:
+        if hasattr(store, "copy"):  # server-side: no bytes through this process
+            store.copy(old, new)
+        else:
+            store.write(new, store.read(old))
+    except ObjectNotFound:
+        raise Conflict(f"{old!r} is missing from the internal storage; not moved") from None
 
 
 def _remove(store: ObjectStore, key: str) -> None:
@@ -265,9 +272,7 @@ def clone_dataset(catalog: Catalog, source: str, target: str, *, driver: str | N
             raise Conflict(f"dataset {target!r} already exists")
         needed = item_edits.active_count(conn, origin.id)
         _check_quota(conn, None, needed=needed, what=f"cloning {source!r}")
-    copied = None
-    if origin.driver is None:
-        copied = _copy_internal_files(catalog, origin, target)
+    copied = _copy_internal_files(catalog, origin, target) if origin.driver is None else None
     try:
         with catalog.begin() as conn:
             made = dataset_queries.create(
@@ -287,11 +292,12 @@ def clone_dataset(catalog: Catalog, source: str, target: str, *, driver: str | N
                 source_id=origin.id,
                 target_id=made.id,
                 now=_now(),
-                max_id=copied[0] if copied else None,
+                max_id=copied.last_id if copied else None,
+                keys=(copied.source_prefix, copied.target_prefix) if copied else None,
             )
     except BaseException:
         if copied:
-            shutil.rmtree(copied[1], ignore_errors=True)
+            copied.undo()
         raise
     report = describe_dataset(catalog, target).as_dict()
     return {**report, "origin": "clone", "origin_detail": f"clone of {source!r}"}
@@ -319,29 +325,67 @@ def _exists(conn, name: str) -> bool:
     return True
 
 
-def _copy_internal_files(catalog: Catalog, origin: Dataset, target: str) -> tuple[int, Path]:
-    """Give the clone's internal folder the source's files (hard links where the
-    filesystem allows, else copies), page by page; returns the last item id copied and
-    the folder (removed again if the clone fails)."""
-    source_store = open_dataset_store(origin)
-    target_store = open_dataset_store(Dataset(id=0, name=target, driver=None, sync_enabled=False))
-    if not isinstance(source_store, LocalStore) or not isinstance(target_store, LocalStore):
-        raise RuleRefused("cloning is only supported on a local internal storage for now")
-    if any(target_store.root.iterdir()):
-        raise Conflict(f"the internal folder of {target!r} is not empty: {target_store.root}")
-    last_id = 0
+@dataclass
+class _InternalCopy:
+    """The files an internal clone was given: the last source item id copied, and the key
+    prefixes of the two datasets (one folder each in the internal storage)."""
+
+    store: ObjectStore
+    source_prefix: str
+    target_prefix: str
+    last_id: int = 0
+
+    def target_key(self, key: str) -> str:
+        return self.target_prefix + key[len(self.source_prefix) :]
+
+    def undo(self) -> None:
+        """Remove what was copied (best effort: the clone failed, nothing refers to it)."""
+        if isinstance(self.store, LocalStore):
+            shutil.rmtree(self.store.root, ignore_errors=True)
+            return
+        with contextlib.suppress(StorageError):
+            for page in self.store.list_raw(self.target_prefix):
+                for obj in page:
+                    if obj.key.startswith(self.target_prefix):
+                        self.store.delete(obj.key)
+
+
+def _copy_internal_files(catalog: Catalog, origin: Dataset, target: str) -> _InternalCopy:
+    """Give the clone's internal folder the source's files, page by page: hard links in a
+    local internal storage (copies where the filesystem cannot link), server-side copies
+    in a bucket. Refused when the target folder already holds files."""
+    source = open_dataset_store(origin)
+    store = open_dataset_store(Dataset(id=0, name=target, driver=None, sync_enabled=False))
+    copied = _InternalCopy(store, source.prefix, store.prefix)
+    if next(iter(store.list_raw(store.prefix)), None):
+        raise Conflict(f"the internal folder of {target!r} already holds files ({store.location})")
     try:
         while True:
             with catalog.begin() as conn:
-                page = item_edits.active_keys(conn, origin.id, after_id=last_id, limit=CLONE_PAGE)
+                page = item_edits.active_keys(
+                    conn, origin.id, after_id=copied.last_id, limit=CLONE_PAGE
+                )
             for item_id, key in page:
-                _copy_local(_local_path(source_store, key), _local_path(target_store, key))
-                last_id = item_id
+                _copy_file(source, key, store, copied.target_key(key))
+                copied.last_id = item_id
             if len(page) < CLONE_PAGE:
-                return last_id, target_store.root
+                return copied
     except BaseException:
-        shutil.rmtree(target_store.root, ignore_errors=True)
+        copied.undo()
         raise
+
+
+def _copy_file(source: ObjectStore, key: str, target: ObjectStore, target_key: str) -> None:
+    if isinstance(source, LocalStore) and isinstance(target, LocalStore):
+        _copy_local(_local_path(source, key), _local_path(target, target_key))
+        return
+    try:
+        if hasattr(source, "copy"):  # server-side, in the internal storage's one bucket
+            source.copy(key, target_key)
+        else:
+            target.write(target_key, source.read(key))
+    except ObjectNotFound:
+        raise Conflict(f"{key!r} is missing from the internal storage; nothing cloned") from None
 
 
 def _copy_local(source: Path, target: Path) -> None:
