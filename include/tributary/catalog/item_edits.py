@@ -203,9 +203,9 @@ def clone_items(
     now: dt.datetime,
     max_id: int | None = None,
     keys: tuple[str, str] | None = None,
-) -> int:
+) -> None:
     """Copy the source's active items (up to ``max_id``) into the target, in one
-    ``INSERT … SELECT``; returns how many. ``keys`` (source prefix, target prefix)
+    ``INSERT … SELECT``. ``keys`` (source prefix, target prefix)
     rewrites the storage keys where the clone's files lie elsewhere (internal storage).
 
     Thumbnails are not shared: a thumbnail lives under its dataset's id in the hidden
@@ -233,7 +233,7 @@ def clone_items(
         .order_by(source.path, source.id)
     )
     columns = ["dataset_id", *_CLONED, "state", "preprocess_state", "created_at", "updated_at"]
-    return conn.execute(items.insert().from_select(columns, select)).rowcount
+    conn.execute(items.insert().from_select(columns, select))
 
 
 def set_origin(conn: Connection, dataset_id: int, *, origin: str, detail: str) -> None:
