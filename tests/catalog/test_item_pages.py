@@ -269,3 +269,13 @@ def _explain(conn, dataset_id, after, **filters) -> str:
     prefix = "EXPLAIN" if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
     rows = conn.exec_driver_sql(f"{prefix} {compiled}").all()
     return "\n".join(str(row[-1]) for row in rows)
+
+
+def test_name_takes_like_wildcards_and_backslashes_literally(catalog, dataset):
+    paths = ["/a/100%_done.jpg", "/a/100x-done.jpg", "/a/back\\slash.jpg", "/a/backslash.jpg"]
+    add_items(catalog, dataset.id, [{"path": p} for p in paths])
+
+    assert all_pages(catalog, name="%_") == ["/a/100%_done.jpg"]
+    assert all_pages(catalog, name="0%") == ["/a/100%_done.jpg"]
+    assert all_pages(catalog, name="k\\s") == ["/a/back\\slash.jpg"]
+    assert all_pages(catalog, name="DONE") == []  # case-sensitive on both catalogs
