@@ -279,3 +279,17 @@ def test_name_takes_like_wildcards_and_backslashes_literally(catalog, dataset):
     assert all_pages(catalog, name="0%") == ["/a/100%_done.jpg"]
     assert all_pages(catalog, name="k\\s") == ["/a/back\\slash.jpg"]
     assert all_pages(catalog, name="DONE") == []  # case-sensitive on both catalogs
+
+
+def test_metadata_values_match_however_the_json_spells_them(catalog, dataset):
+    add_items(
+        catalog,
+        dataset.id,
+        [
+            {"path": "/float.jpg", "user_metadata": {"lot": 421.0, "who": "é/x"}},
+            {"path": "/int.jpg", "user_metadata": {"lot": 4210}},
+        ],
+    )
+    assert all_pages(catalog, metadata={"lot": 421}) == ["/float.jpg"]
+    assert all_pages(catalog, metadata={"who": "é/x"}) == ["/float.jpg"]
+    assert all_pages(catalog, metadata={"lot": 4210.0}) == ["/int.jpg"]
