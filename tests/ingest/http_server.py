@@ -12,6 +12,7 @@ Routes (the query string is free for the test's own use):
 - ``/slow``             waits 3 s before its headers
 - ``/stall``            headers and 10 bytes, then waits 3 s
 - ``/redirect?to=URL``  302 to ``URL`` (as given)
+- ``/cookie``           sets a session cookie
 - ``/chain/<n>``        302 to ``/chain/<n-1>``; ``/chain/0`` is 200 ``end``
 - ``/big/<n>``          ``n`` bytes with Content-Length; ``/big-chunked/<n>`` without it
 """
@@ -127,6 +128,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         time.sleep(3)
 
+    def cookie(self) -> None:
+        self.send_body(200, b"set", Set_Cookie="session=secret-of-user-a; Path=/")
+
     def redirect(self) -> None:
         target = parse_qs(urlsplit(self.path).query)["to"][0]
         self.send_body(302, b"", Location=target)
@@ -181,6 +185,7 @@ ROUTES = [
     (r"/slow", Handler.slow),
     (r"/stall", Handler.stall),
     (r"/redirect", Handler.redirect),
+    (r"/cookie", Handler.cookie),
     (r"/chain/(\d+)", Handler.chain),
     (r"/big/(\d+)", Handler.big),
     (r"/big-chunked/(\d+)", Handler.big_chunked),

@@ -248,6 +248,12 @@ def test_streaming_a_large_body_never_holds_it(server, resolver):
     assert peak < 2 * 1024 * 1024, f"peak {peak:,} bytes while streaming {size:,}"
 
 
+def test_no_cookie_travels_from_one_request_to_the_next(fetcher, server):
+    body_of(fetcher, server.url("/cookie"))
+    body_of(fetcher, server.url("/echo"))
+    assert "Cookie" not in server.requests[-1][1]
+
+
 def test_one_fetcher_serves_threads_at_once(fetcher, server):
     urls = [server.url("/image.jpg")] * 16 + [server.url("/norange.bin")] * 16
     with concurrent.futures.ThreadPoolExecutor(8) as pool:

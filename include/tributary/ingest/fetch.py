@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.cookiejar
 import io
 import logging
 import os
@@ -162,6 +163,11 @@ class Fetcher:
             ),
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: it would skip the checks
+            # no cookie jar: one fetcher serves many users' rows, and a cookie one URL set
+            # must not travel with another user's request
+            cookies=http.cookiejar.CookieJar(
+                http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+            ),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         )
 
