@@ -1,7 +1,7 @@
 """The safe URL fetcher: one for links, CSV uploads and streaming linked items.
 
 A URL comes from a user, so fetching it must not reach what the user cannot: every
-address is vetted by ``AddressPolicy`` *inside the connection* (``PinnedTransport``
+address is vetted by ``AddressPolicy`` *inside the connection* (``pinned.PinnedTransport``
 resolves the host once, checks every address, and connects to the checked address while
 TLS still verifies and sends SNI for the host name), so neither a redirect nor a DNS answer
 that changes between check and connect (rebinding) gets past it. Around that:
@@ -13,7 +13,9 @@ that changes between check and connect (rebinding) gets past it. Around that:
   Content-Length before the body and against the bytes while streaming;
 - retries with exponential backoff on 408/429/5xx and connection failures, honouring
   ``Retry-After`` up to ``max_retry_wait``;
-- one pooled ``httpx.Client`` per fetcher, safe to share between threads;
+- one pooled ``httpx.Client`` per fetcher, safe to share between threads; no proxy or
+  certificate settings from the environment, no cookie jar (one user's cookie never rides
+  along with another user's row);
 - streamed: ``stream()`` yields chunks, ``read_range()`` a byte range (a server that ignores
   ``Range`` is read up to the range and closed), ``info()`` size, type and range support.
 
