@@ -164,6 +164,63 @@ def lanes() -> dict[str, dict]:
     return lanes
 
 
+def internal_storage_driver() -> str | None:
+    """The driver that holds the internal storage in production
+    (``TRIBUTARY_STORAGE_DRIVER``, a driver name): datasets without a driver then keep
+    their files under ``<driver folder>/<dataset name>/`` there. Unset: the local folder
+    ``TRIBUTARY_STORAGE_ROOT``."""
+    return os.environ.get("TRIBUTARY_STORAGE_DRIVER", "").strip() or None
+
+
+def downstream_schedule() -> str:
+    """Cron of the downstream sync that drains the outbox (default every 5 minutes)."""
+    return os.environ.get("TRIBUTARY_DOWNSTREAM_SCHEDULE", "*/5 * * * *")
+
+
+def downstream_max_attempts() -> int:
+    """Attempts at one outbox operation before it is given up as failed
+    (``TRIBUTARY_DOWNSTREAM_MAX_ATTEMPTS``, 8)."""
+    return max(1, int(os.environ.get("TRIBUTARY_DOWNSTREAM_MAX_ATTEMPTS", "8")))
+
+
+def downstream_retry_delay() -> dt.timedelta:
+    """The first retry delay of a failed outbox operation, doubled at each further attempt
+    up to an hour (``TRIBUTARY_DOWNSTREAM_RETRY_SECONDS``, 30)."""
+    return dt.timedelta(seconds=float(os.environ.get("TRIBUTARY_DOWNSTREAM_RETRY_SECONDS", "30")))
+
+
+def upload_part_size() -> int:
+    """Bytes per part of a multipart (S3), block (Azure) or resumable-chunk (GCS) upload
+    (``TRIBUTARY_UPLOAD_PART_SIZE``, 8 MiB). S3 takes parts of 5 MiB at least; GCS rounds
+    up to a multiple of 256 KiB."""
+    return int(os.environ.get("TRIBUTARY_UPLOAD_PART_SIZE", str(8 * 1024 * 1024)))
+
+
+def upload_multipart_threshold() -> int:
+    """Uploads above this many bytes go in parts (``TRIBUTARY_UPLOAD_MULTIPART_THRESHOLD``,
+    8 MiB); smaller ones in one request."""
+    return int(os.environ.get("TRIBUTARY_UPLOAD_MULTIPART_THRESHOLD", str(8 * 1024 * 1024)))
+
+
+def upload_concurrency() -> int:
+    """Parts of one upload in flight at once (``TRIBUTARY_UPLOAD_CONCURRENCY``, 4): with the
+    part size, what bounds an upload's memory."""
+    return max(1, int(os.environ.get("TRIBUTARY_UPLOAD_CONCURRENCY", "4")))
+
+
+def upload_max_bytes() -> int | None:
+    """The largest file an upload may write (``TRIBUTARY_UPLOAD_MAX_BYTES``); unset or 0:
+    no limit but the provider's own."""
+    value = int(os.environ.get("TRIBUTARY_UPLOAD_MAX_BYTES", "0") or 0)
+    return value or None
+
+
+def upload_lease() -> dt.timedelta:
+    """How long an upload may go without progress before the downstream sync takes it for
+    abandoned and removes its reservation (``TRIBUTARY_UPLOAD_LEASE_SECONDS``, 900)."""
+    return dt.timedelta(seconds=float(os.environ.get("TRIBUTARY_UPLOAD_LEASE_SECONDS", "900")))
+
+
 # Airflow's own metadata database on SQLite (the demo): wait up to 60 s for another
 # process's write instead of failing with "database is locked" after 5 s. Airflow imports
 # it through AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS.

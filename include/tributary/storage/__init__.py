@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
-from tributary.config import internal_storage_root
+from tributary.config import internal_storage_driver, internal_storage_root
 from tributary.storage.base import ObjectInfo, ObjectStore, StorageError
 
 if TYPE_CHECKING:
     from tributary.catalog.datasets import Dataset
     from tributary.catalog.drivers import Driver
 
-__all__ = ["ObjectInfo", "ObjectStore", "StorageError", "open_dataset_store", "open_store"]
+__all__ = [
+    "ObjectInfo",
+    "ObjectStore",
+    "StorageError",
+    "internal_driver",
+    "open_dataset_store",
+    "open_store",
+]
 
 
 def open_store(driver: Driver) -> ObjectStore:
@@ -62,13 +70,43 @@ def _cached_store(driver: Driver) -> ObjectStore:
 
 
 def open_dataset_store(dataset: Dataset) -> ObjectStore:
-    """The store a dataset's files live in: its driver's, or the internal storage."""
+    """The store a dataset's files live in: its driver's, or the internal storage.
+
+    The internal storage is the local folder ``TRIBUTARY_STORAGE_ROOT`` (one sub-folder
+    per dataset), or in production the driver ``TRIBUTARY_STORAGE_DRIVER`` names: a dataset
+    then lives under ``<driver folder>/<dataset name>/`` in that driver's bucket.
+    """
     if dataset.driver is not None:
         return open_store(dataset.driver)
     from tributary.catalog.names import check_name
-    from tributary.storage.local import LocalStore
 
     # The name is a folder here: a catalog older than the name rules may hold a '..'.
-    root = internal_storage_root() / check_name("dataset", dataset.name)
+    name = check_name("dataset", dataset.name)
+    driver = internal_driver()
+    if driver is not None:
+        return open_store(dataclasses.replace(driver, path=f"{driver.prefix}{name}/"))
+    from tributary.storage.local import LocalStore
+
+    root = internal_storage_root() / name
     root.mkdir(parents=True, exist_ok=True)
     return LocalStore(str(root))
+
+
+def internal_driver() -> Driver | None:
+    """The driver holding the internal storage (``TRIBUTARY_STORAGE_DRIVER``), read from
+    the catalog at each call (a driver may be changed); None: the local folder."""
+    name = internal_storage_driver()
+    if name is None:
+        return None
+    from tributary.catalog import drivers as driver_queries
+    from tributary.errors import DriverNotFound
+    from tributary.hooks.catalog import open_catalog
+
+    with open_catalog().begin() as conn:
+        try:
+            return driver_queries.get(conn, name)
+        except DriverNotFound:
+            raise DriverNotFound(
+                f"TRIBUTARY_STORAGE_DRIVER names the driver {name!r}, which does not exist; "
+                "create it or unset the setting"
+            ) from None

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from functools import cached_property
 
-from tributary.config import listing_page_size
+from tributary.config import (
+    listing_page_size,
+    upload_concurrency,
+    upload_multipart_threshold,
+    upload_part_size,
+)
 from tributary.storage.base import (
     AccessDenied,
     BadCredentials,
@@ -23,6 +29,10 @@ from tributary.storage.base import (
 # The SDK logs every request's headers at INFO.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
+
+# How long a server-side copy may stay "pending" before it counts as failed (a copy within
+# one account is usually done at once; a very large blob can take a while).
+COPY_WAIT_SECONDS = 600
 
 # A wrong key or token: real Azure says AuthenticationFailed, Azurite AuthorizationFailure.
 # A valid token without the permission says AuthorizationPermissionMismatch (→ AccessDenied).
@@ -46,7 +56,12 @@ class AzureBlobStore(CloudStore):
 
         with self._errors("connect"):
             service = WasbHook(wasb_conn_id=self.conn_id).get_conn()
-        return service.get_container_client(self.bucket)
+        container = service.get_container_client(self.bucket)
+        # Block uploads above the threshold, in blocks of the part size. The SDK reads these
+        # from its client configuration only (constructor keywords the hook does not pass).
+        container._config.max_single_put_size = upload_multipart_threshold()
+        container._config.max_block_size = upload_part_size()
+        return container
 
     @contextlib.contextmanager
     def _errors(self, action: str, key: str = "") -> Iterator[None]:
@@ -145,6 +160,58 @@ class AzureBlobStore(CloudStore):
                 standard_blob_tier=tier,
                 content_settings=ContentSettings(content_type=content_type),
             )
+
+    def _tier(self) -> str | None:
+        return None if self.storage_class.lower() == "standard" else self.storage_class
+
+    def write_stream(
+        self, key: str, reader, *, size: int | None = None, content_type: str | None = None
+    ) -> ObjectInfo:
+        from azure.core import MatchConditions
+        from azure.storage.blob import ContentSettings
+
+        body = self.measured(reader, size, ("md5",))
+        blob = self.container.get_blob_client(key)
+        with self._errors("put", key):
+            # One Put Blob up to the threshold; above it Put Block per part, then one Put
+            # Block List: the blob appears whole or not at all (staged blocks expire).
+            blob.upload_blob(
+                body,
+                length=size,
+                overwrite=True,
+                standard_blob_tier=self._tier(),
+                content_settings=ContentSettings(content_type=content_type),
+                max_concurrency=upload_concurrency(),
+            )
+            props = blob.get_blob_properties()
+            if not props.content_settings.content_md5:
+                # Azure keeps no MD5 of a blob made of blocks: record the one computed on
+                # the way, so listings show the content's MD5 (as for S3 and GCS) and a
+                # copy or a rename in the bucket keeps it. Only on the blob just written.
+                blob.set_http_headers(
+                    ContentSettings(content_type=content_type, content_md5=body.digest("md5")),
+                    etag=props.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        return self.head(key)
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        source = self.container.get_blob_client(src_key)
+        target = self.container.get_blob_client(dst_key)
+        with self._errors("copy", src_key):
+            # An asynchronous copy within the account: the account's own credentials
+            # authorise the source, and no size limit applies (the synchronous copy from a
+            # URL stops at 256 MiB). Properties, Content-MD5 included, come along.
+            status = target.start_copy_from_url(source.url, standard_blob_tier=self._tier())[
+                "copy_status"
+            ]
+            deadline = time.monotonic() + COPY_WAIT_SECONDS
+            while status == "pending" and time.monotonic() < deadline:
+                time.sleep(0.5)
+                status = target.get_blob_properties().copy.status
+        if status != "success":
+            raise StorageError(f"copy of azure://{self.bucket}/{src_key} ended {status}")
+        return self.head(dst_key)
 
     def delete(self, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from tributary.config import HIDDEN_FOLDER
 from tributary.errors import TributaryError
 from tributary.hooks.connections import ConnectionNotFound as NoSuchConnection
+from tributary.storage.streams import MeasuredReader, Reader
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,39 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a missing key is not an error."""
+
+    # -- streamed writes and copies (uploads, the downstream sync) ------------------------
+
+    def write_stream(
+        self,
+        key: str,
+        reader: Reader,
+        *,
+        size: int | None = None,
+        content_type: str | None = None,
+    ) -> ObjectInfo:
+        """Create or replace ``key`` with the bytes ``reader`` gives, never holding the whole
+        body: parts, blocks or resumable chunks above ``TRIBUTARY_UPLOAD_MULTIPART_THRESHOLD``
+        (a temporary file renamed into place for local folders). The object appears whole
+        or not at all. ``size``, when given, is enforced (a shorter or longer body fails).
+
+        Returns the object's facts as a later listing shows them (the same etag), so a sync
+        recognises the write as Tributary's own.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot stream writes")
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        """Copy ``src_key`` to ``dst_key`` inside the store, server-side (no bytes through
+        this process), replacing ``dst_key``; returns ``dst_key``'s listing facts.
+        ``ObjectNotFound`` when the source is missing."""
+        raise NotImplementedError(f"{type(self).__name__} cannot copy")
+
+    def measured(self, reader: Reader, size: int | None, hashes: tuple[str, ...] = ()):
+        """``reader`` wrapped for an SDK (whole chunks, size enforced, ``hashes`` computed),
+        unless it already is."""
+        if isinstance(reader, MeasuredReader) and all(map(reader.hashes, hashes)):
+            return reader
+        return MeasuredReader(reader, size=size, hashes=hashes)
 
 
 class CloudStore(ObjectStore):

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from functools import cached_property
 
-from tributary.config import listing_page_size
+from tributary.config import listing_page_size, upload_multipart_threshold, upload_part_size
 from tributary.storage.base import (
     AccessDenied,
     BadCredentials,
@@ -19,6 +19,9 @@ from tributary.storage.base import (
     StorageError,
     Unreachable,
 )
+
+# Resumable upload chunks are whole multiples of this (the GCS API's rule).
+CHUNK_UNIT = 256 * 1024
 
 
 def md5_hex(md5_base64: str | None) -> str | None:
@@ -127,6 +130,32 @@ class GCSStore(CloudStore):
     def write(self, key: str, data: bytes, content_type: str | None = None) -> None:
         with self._errors("put", key):
             self._bucket.blob(key).upload_from_string(data, content_type=content_type)
+
+    def write_stream(
+        self, key: str, reader, *, size: int | None = None, content_type: str | None = None
+    ) -> ObjectInfo:
+        body = self.measured(reader, size)
+        blob = self._bucket.blob(key)
+        if self.storage_class.lower() != "standard":
+            blob.storage_class = self.storage_class.upper()
+        if size is None or size > upload_multipart_threshold():
+            # A resumable upload, one chunk in memory at a time (without a chunk size the
+            # client would buffer 100 MiB chunks).
+            blob.chunk_size = -(-upload_part_size() // CHUNK_UNIT) * CHUNK_UNIT
+        with self._errors("put", key):
+            blob.upload_from_file(body, size=size, content_type=content_type)
+        return self.head(key)
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        self.head(src_key)  # a missing source said as such (GCS's 404 does not say which)
+        source = self._bucket.blob(src_key)
+        target = self._bucket.blob(dst_key)
+        with self._errors("copy", src_key):
+            # Rewrite, not copy: it works for any size and storage class, a call at a time.
+            token, _, _ = target.rewrite(source)
+            while token is not None:
+                token, _, _ = target.rewrite(source, token=token)
+        return self.head(dst_key)
 
     def delete(self, key: str) -> None:
         from google.api_core.exceptions import NotFound

@@ -67,6 +67,9 @@ LOGGED_SKIPS = 20
 # Parts that could not be listed, named in the PartialListing error (the rest counted).
 NAMED_GAPS = 3
 
+# Bytes per read when a body is streamed to a file.
+STREAM_CHUNK = 1024 * 1024
+
 _ESCAPE = re.compile(r"%(25|[89A-F][0-9A-F])")
 
 
@@ -380,6 +383,100 @@ class LocalStore(ObjectStore):
                     raise
             finally:
                 os.close(parent)
+
+    def write_stream(
+        self, key: str, reader, *, size: int | None = None, content_type: str | None = None
+    ) -> ObjectInfo:
+        body = self.measured(reader, size)
+        with self._errors("put", key):
+            parent, name = self._parent_of(key, create=True)
+            try:
+                with self._temporary(parent) as (folder, tmp):
+                    fd = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=folder)
+                    with open(fd, "wb") as handle:
+                        while chunk := body.read(STREAM_CHUNK):
+                            handle.write(chunk)
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                    # The rename replaces a link at the target itself, never what it
+                    # points to; readers see the old file or the new one, never half.
+                    os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=parent)
+                os.fsync(parent)  # the rename itself survives a power cut
+                info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            finally:
+                os.close(parent)
+        return _info(key, info)
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        if src_key == dst_key:
+            return self.head(src_key)
+        with self._errors("copy", src_key):
+            source, source_name = self._reading(src_key)
+            try:
+                if not stat.S_ISREG(
+                    os.stat(source_name, dir_fd=source, follow_symlinks=False).st_mode
+                ):
+                    raise ObjectNotFound(f"{self.root}/{src_key} is not a file")
+                parent, name = self._parent_of(dst_key, create=True)
+                try:
+                    linked = self._link(source, source_name, parent, name)
+                finally:
+                    os.close(parent)
+            finally:
+                os.close(source)
+        if not linked:  # a filesystem without hard links: copy the bytes
+            fd = self._open_for_copy(src_key)
+            with open(fd, "rb") as handle:
+                return self.write_stream(dst_key, handle)
+        return self.head(dst_key)
+
+    def _link(self, source: int, source_name: str, parent: int, name: str) -> bool:
+        """A hard link to the source renamed onto the target (a copy that costs no bytes:
+        Tributary never writes a file in place, so the two never change together). False
+        when the filesystem has no hard links here."""
+        with self._temporary(parent) as (folder, tmp):
+            try:
+                os.link(
+                    source_name, tmp, src_dir_fd=source, dst_dir_fd=folder, follow_symlinks=False
+                )
+            except OSError as exc:
+                if exc.errno in (
+                    errno.EPERM,
+                    errno.EXDEV,
+                    errno.ENOTSUP,
+                    errno.EMLINK,
+                    errno.ENOSYS,
+                ):
+                    return False
+                raise
+            os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=parent)
+        os.fsync(parent)
+        return True
+
+    def _open_for_copy(self, key: str) -> int:
+        with self._errors("copy", key):
+            parent, name = self._reading(key)
+            try:
+                return os.open(name, _READ_FLAGS, dir_fd=parent)
+            finally:
+                os.close(parent)
+
+    @contextlib.contextmanager
+    def _temporary(self, parent: int) -> Iterator[tuple[int, str]]:
+        """A fresh temporary name in the hidden folder's ``tmp/`` (beside the target when
+        that folder is on another filesystem, where a rename cannot reach): yields (folder
+        fd, name); the name is removed if it is still there at the end."""
+        folder = self._open_folder(_segments(f"{self.hidden_prefix}tmp/"), create=True)
+        if os.fstat(folder).st_dev != os.fstat(parent).st_dev:
+            os.close(folder)
+            folder = os.dup(parent)
+        tmp = f".tributary-tmp-{uuid.uuid4().hex}"
+        try:
+            yield folder, tmp
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=folder)
+            os.close(folder)
 
     def delete(self, key: str) -> None:
         with self._errors("delete", key):

@@ -6,7 +6,12 @@ import contextlib
 from collections.abc import Iterator
 from functools import cached_property
 
-from tributary.config import listing_page_size
+from tributary.config import (
+    listing_page_size,
+    upload_concurrency,
+    upload_multipart_threshold,
+    upload_part_size,
+)
 from tributary.storage.base import (
     AccessDenied,
     BadCredentials,
@@ -153,3 +158,57 @@ class S3Store(CloudStore):
     def delete(self, key: str) -> None:
         with self._errors("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def _transfer_config(self):
+        """boto3's transfer manager settings: multipart above the threshold, a bounded
+        number of parts in flight and in memory (concurrency + 1 parts at most)."""
+        from boto3.s3.transfer import TransferConfig
+
+        concurrency = upload_concurrency()
+        config = TransferConfig(
+            multipart_threshold=upload_multipart_threshold(),
+            multipart_chunksize=upload_part_size(),
+            max_concurrency=concurrency,
+            use_threads=concurrency > 1,
+            preferred_transfer_client="classic",
+        )
+        # A body that cannot seek is buffered part by part: this bounds how many parts.
+        config.max_in_memory_upload_chunks = concurrency + 1
+        return config
+
+    def _extra_args(self, content_type: str | None) -> dict:
+        extra = {}
+        if content_type:
+            extra["ContentType"] = content_type
+        if self.storage_class and self.storage_class.lower() != "standard":
+            extra["StorageClass"] = self.storage_class.upper()
+        return extra
+
+    def write_stream(
+        self, key: str, reader, *, size: int | None = None, content_type: str | None = None
+    ) -> ObjectInfo:
+        body = self.measured(reader, size)
+        with self._errors("put", key):
+            # A failed multipart upload is aborted by the transfer manager: no parts linger.
+            self.client.upload_fileobj(
+                body,
+                self.bucket,
+                key,
+                ExtraArgs=self._extra_args(content_type),
+                Config=self._transfer_config(),
+            )
+        # The etag S3 computed (an MD5, or ``<md5 of md5s>-<parts>``): what listings show.
+        return self.head(key)
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        with self._errors("copy", src_key):
+            # The managed copy: one CopyObject, or a multipart copy above the threshold
+            # (CopyObject stops at 5 GB); content type and metadata are kept.
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": src_key},
+                self.bucket,
+                dst_key,
+                ExtraArgs=self._extra_args(None),
+                Config=self._transfer_config(),
+            )
+        return self.head(dst_key)

@@ -1,0 +1,319 @@
+"""The downstream sync on every storage kind: uploads reach the bucket (in parts when
+large), the next upstream sync sees Tributary's own writes as unchanged, deletes follow
+the driver's allow_delete, and the drain keeps order, retries and waits for syncs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from tests.sync.upstream_steps import upstream_sync
+from tributary.catalog import datasets, drivers, outbox
+from tributary.catalog.schema import dataset_locks, items, sync_runs
+from tributary.catalog.schema import outbox as outbox_table
+from tributary.storage import open_dataset_store
+from tributary.sync import downstream
+from tributary.usecases.uploads import upload
+
+MIB = 1024 * 1024
+ZERO = {"new": 0, "changed": 0, "revived": 0, "renamed": 0, "vanished": 0}
+
+
+def make_dataset(catalog, bucket, *, allow_delete=False, path="data"):
+    with catalog.begin() as conn:
+        drivers.create(
+            conn,
+            name="d",
+            provider=bucket.provider,
+            bucket=bucket.name,
+            conn_id=bucket.conn_id,
+            path=path,
+            allow_delete=allow_delete,
+        )
+        datasets.create(conn, name="ds", driver_name="d")
+
+
+def rows(catalog, state=None) -> dict[str, dict]:
+    query = sa.select(items)
+    if state:
+        query = query.where(items.c.state == state)
+    with catalog.begin() as conn:
+        return {r["path"]: dict(r) for r in conn.execute(query).mappings()}
+
+
+def listing(catalog) -> dict[str, object]:
+    with catalog.begin() as conn:
+        dataset = datasets.get(conn, "ds")
+    store = open_dataset_store(dataset)
+    return {o.key: o for page in store.list_pages(store.prefix) for o in page}
+
+
+def entries(catalog, op=None) -> list[dict]:
+    query = sa.select(outbox_table).order_by(outbox_table.c.id)
+    if op:
+        query = query.where(outbox_table.c.op == op)
+    with catalog.begin() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def small_parts(monkeypatch, bucket):
+    """Thresholds low enough that a few MiB go in parts: S3 parts are 5 MiB at least."""
+    monkeypatch.setenv("TRIBUTARY_UPLOAD_MULTIPART_THRESHOLD", str(256 * 1024))
+    part = 5 * MIB if bucket.provider == "s3" else 256 * 1024
+    monkeypatch.setenv("TRIBUTARY_UPLOAD_PART_SIZE", str(part))
+
+
+def test_uploads_reach_the_bucket_and_the_next_sync_changes_nothing(catalog, bucket, monkeypatch):
+    small_parts(monkeypatch, bucket)
+    make_dataset(catalog, bucket)
+    bucket.put("data/seeded.txt", b"already in the bucket")
+    upstream_sync(catalog, "ds")
+    large = os.urandom(6 * MIB + 1)
+    files = {
+        "/a/small.txt": b"small file",
+        "/a/b/large.bin": large,
+        "/c d/ünïcode.json": b'{"k": 1}',
+    }
+
+    results = {}
+    for i, (path, data) in enumerate(files.items()):
+        results[path] = upload(
+            catalog,
+            "ds",
+            path,
+            io.BytesIO(data),
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            apply_now=i % 2 == 0,  # some written at once, some left for the drain
+        )
+    waiting = [p for p, r in rows(catalog).items() if r["downstream"] == "put"]
+    assert waiting == ["/a/b/large.bin"]
+    report = downstream.drain(catalog)
+
+    assert report.failed == 0 and report.pending == 0
+    (announced,) = report.announced
+    ids = sorted(r["item"]["id"] for r in results.values())
+    assert announced == {"dataset": "ds", "count": 3, "min_id": ids[0], "max_id": ids[-1]}
+    for path, data in files.items():
+        assert bucket.get(f"data{path}") == data
+    listed = listing(catalog)
+    assert set(listed) == {"data/seeded.txt", *(f"data{p}" for p in files)}  # no spool left
+    items_now = rows(catalog)
+    for path in files:
+        assert items_now[path]["etag"] == listed[f"data{path}"].etag
+        assert items_now[path]["downstream"] is None
+    if bucket.provider == "s3":
+        assert "-" in items_now["/a/b/large.bin"]["etag"]  # a multipart upload's etag
+
+    sync = upstream_sync(catalog, "ds")
+
+    assert sync["counts"] == ZERO
+    assert rows(catalog) == items_now  # no duplicate, nothing touched
+    assert {r["status"] for r in results.values()} == {"created"}
+
+
+def test_a_sync_during_a_waiting_upload_neither_ghosts_nor_duplicates_it(catalog, bucket):
+    make_dataset(catalog, bucket)
+    upload(catalog, "ds", "/new.txt", io.BytesIO(b"on its way"), apply_now=False)
+
+    assert upstream_sync(catalog, "ds")["counts"] == ZERO  # the spool is not an item
+    downstream.drain(catalog)
+
+    assert upstream_sync(catalog, "ds")["counts"] == ZERO
+    assert list(rows(catalog)) == ["/new.txt"]
+
+
+@pytest.mark.parametrize("bucket", ["s3", "azure", "gcs"], indirect=True)
+def test_uploading_a_file_the_bucket_already_holds_is_skipped(catalog, bucket):
+    make_dataset(catalog, bucket)
+    bucket.put("data/photo.jpg", b"the same bytes")
+    upstream_sync(catalog, "ds")
+
+    result = upload(catalog, "ds", "/photo.jpg", io.BytesIO(b"the same bytes"))
+
+    assert result["status"] == "skipped"  # the bucket's etag is the content's MD5
+    assert entries(catalog) == []
+    assert rows(catalog)["/photo.jpg"]["sha256"] == hashlib.sha256(b"the same bytes").hexdigest()
+
+
+def deleted_on_the_platform(catalog, path):
+    """What the platform delete (the EDITS use case) leaves: a deleted item, a delete row."""
+    with catalog.begin() as conn:
+        item = conn.execute(sa.select(items).where(items.c.path == path)).mappings().one()
+        conn.execute(
+            items.update()
+            .where(items.c.id == item["id"])
+            .values(state="deleted", deleted_at=dt.datetime.now(dt.UTC), downstream="delete")
+        )
+        outbox.enqueue(
+            conn,
+            dataset_id=item["dataset_id"],
+            op="delete",
+            storage_key=item["storage_key"],
+            item_id=item["id"],
+        )
+
+
+@pytest.mark.parametrize("allow_delete", [True, False], ids=["allow_delete", "no allow_delete"])
+def test_a_platform_delete_reaches_the_bucket_only_with_allow_delete(catalog, bucket, allow_delete):
+    make_dataset(catalog, bucket, allow_delete=allow_delete)
+    bucket.put("data/keep.txt", b"keep")
+    bucket.put("data/gone.txt", b"gone")
+    upstream_sync(catalog, "ds")
+    deleted_on_the_platform(catalog, "/gone.txt")
+
+    report = downstream.drain(catalog)
+
+    assert (report.applied, report.failed, report.pending) == (1, 0, 0)
+    (row,) = entries(catalog, "delete")
+    assert row["status"] == "done"
+    in_bucket = {key.removeprefix("data/") for key in listing(catalog)}
+    if allow_delete:
+        assert in_bucket == {"keep.txt"} and row["error"] is None
+    else:
+        assert in_bucket == {"keep.txt", "gone.txt"}
+        assert row["error"] == "kept: the driver does not allow deletes"
+    assert rows(catalog)["/gone.txt"]["downstream"] is None
+    # The next sync brings nothing back: the kept file has the same content.
+    assert upstream_sync(catalog, "ds")["counts"] == ZERO
+    assert rows(catalog)["/gone.txt"]["state"] == "deleted"
+
+
+def test_a_delete_queued_before_a_reupload_never_removes_the_new_file(catalog, bucket):
+    make_dataset(catalog, bucket, allow_delete=True)
+    upload(catalog, "ds", "/a.txt", io.BytesIO(b"first"))
+    deleted_on_the_platform(catalog, "/a.txt")
+
+    result = upload(catalog, "ds", "/a.txt", io.BytesIO(b"second"))
+    downstream.drain(catalog)
+
+    assert result["status"] == "created"
+    assert bucket.get("data/a.txt") == b"second"
+    assert [(e["op"], e["status"]) for e in entries(catalog) if e["op"] != "announce"] == [
+        ("put", "done"),
+        ("delete", "done"),
+        ("put", "done"),
+    ]
+    assert rows(catalog)["/a.txt"]["state"] == "active"
+    assert upstream_sync(catalog, "ds")["counts"] == ZERO
+
+
+def test_an_overwrite_reaches_the_bucket_and_the_sync_sees_no_change(catalog, bucket):
+    make_dataset(catalog, bucket)
+    bucket.put("data/a.txt", b"from the bucket")
+    upstream_sync(catalog, "ds")
+    before = rows(catalog)["/a.txt"]
+
+    result = upload(catalog, "ds", "/a.txt", io.BytesIO(b"from the platform"), overwrite=True)
+
+    assert result["status"] == "replaced" and result["item"]["id"] == before["id"]
+    assert bucket.get("data/a.txt") == b"from the platform"
+    assert upstream_sync(catalog, "ds")["counts"] == ZERO
+
+
+# -- the drain's own rules (local folders) -----------------------------------------------
+
+
+@pytest.fixture
+def local(tmp_path):
+    from tests.buckets import new_bucket
+
+    return new_bucket("local", None, tmp_path)
+
+
+def test_a_failing_put_is_retried_with_backoff_then_given_up(catalog, local, monkeypatch):
+    monkeypatch.setenv("TRIBUTARY_DOWNSTREAM_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("TRIBUTARY_DOWNSTREAM_RETRY_SECONDS", "60")
+    make_dataset(catalog, local)
+    upload(catalog, "ds", "/a.txt", io.BytesIO(b"x"), apply_now=False)
+    (put,) = entries(catalog, "put")
+    local.delete(put["spool_key"])  # lost: nothing can write it
+    start = dt.datetime.now(dt.UTC)
+
+    first = downstream.drain(catalog)
+    (put,) = entries(catalog, "put")
+    assert first.failed == 1 and first.announced == []  # preprocessing would find no file
+    assert put["attempts"] == 1 and "upload lost" in put["error"]
+    retry_at = put["next_attempt_at"].replace(tzinfo=dt.UTC)
+    assert start + dt.timedelta(seconds=59) < retry_at < start + dt.timedelta(seconds=70)
+    assert downstream.drain(catalog).failed == 0  # not due yet
+
+    second = downstream.drain(catalog, now=start + dt.timedelta(minutes=2))
+    (put,) = entries(catalog, "put")
+    delay = put["next_attempt_at"].replace(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)
+    assert second.failed == 1 and dt.timedelta(seconds=100) < delay <= dt.timedelta(seconds=120)
+
+    third = downstream.drain(catalog, now=start + dt.timedelta(minutes=10))
+    (put,) = entries(catalog, "put")
+    assert put["status"] == "failed" and put["attempts"] == 3
+    assert third.gave_up == [{"id": put["id"], "op": "put", "key": "data/a.txt"}]
+    assert rows(catalog)["/a.txt"]["downstream"] == "put"  # honest: still not written
+
+    assert downstream.retry_failed(catalog) == 1
+    (put,) = entries(catalog, "put")
+    assert (put["status"], put["attempts"]) == ("pending", 0)
+
+
+def test_a_put_waits_while_a_sync_of_its_dataset_runs(catalog, local):
+    make_dataset(catalog, local)
+    upload(catalog, "ds", "/a.txt", io.BytesIO(b"x"), apply_now=False)
+    now = dt.datetime.now(dt.UTC)
+    with catalog.begin() as conn:
+        dataset_id = datasets.get(conn, "ds").id
+        sync_id = conn.execute(
+            sync_runs.insert()
+            .values(
+                dataset_id=dataset_id,
+                kind="upstream",
+                status="running",
+                dag_id="x",
+                run_id="r",
+                started_at=now,
+                heartbeat_at=now,
+            )
+            .returning(sync_runs.c.id)
+        ).scalar_one()
+        conn.execute(
+            dataset_locks.insert().values(dataset_id=dataset_id, sync_id=sync_id, acquired_at=now)
+        )
+
+    waiting = downstream.drain(catalog)
+
+    assert (waiting.applied, waiting.deferred, waiting.failed) == (0, 1, 0)
+    assert rows(catalog)["/a.txt"]["downstream"] == "put"
+    with catalog.begin() as conn:
+        conn.execute(dataset_locks.delete())
+    assert downstream.drain(catalog).applied == 1
+    assert local.get("data/a.txt") == b"x"
+
+
+def test_a_thumbnail_is_deleted_unless_an_item_uses_it_again(catalog, local):
+    make_dataset(catalog, local)
+    local.put("data/.tributary/thumbnails/1/1.jpg", b"old")
+    local.put("data/.tributary/thumbnails/1/2.jpg", b"in use")
+    upload(catalog, "ds", "/x.txt", io.BytesIO(b"x"))
+    with catalog.begin() as conn:
+        dataset_id = datasets.get(conn, "ds").id
+        conn.execute(items.update().values(thumbnail_key="data/.tributary/thumbnails/1/2.jpg"))
+        for name in ("1.jpg", "2.jpg"):
+            outbox.enqueue(
+                conn,
+                dataset_id=dataset_id,
+                op="delete_thumbnail",
+                storage_key=f"data/.tributary/thumbnails/1/{name}",
+            )
+
+    downstream.drain(catalog)
+
+    with pytest.raises(FileNotFoundError):
+        local.get("data/.tributary/thumbnails/1/1.jpg")
+    assert local.get("data/.tributary/thumbnails/1/2.jpg") == b"in use"
+    assert [e["error"] for e in entries(catalog, "delete_thumbnail")] == [
+        None,
+        "kept: an item uses it again",
+    ]
