@@ -232,10 +232,7 @@ def _link(store: ObjectStore, old: str, new: str, path: str) -> None:
         store.head(new)
         raise Conflict(f"{path!r}: a file is already there in the internal storage")
     try:
-        if hasattr(store, "copy"):  # server-side: no bytes through this process
-            store.copy(old, new)
-        else:
-            store.write(new, store.read(old))
+        store.copy(old, new)  # server-side: no bytes through this process
     except ObjectNotFound:
         raise Conflict(f"{old!r} is missing from the internal storage; not moved") from None
 
@@ -341,7 +338,9 @@ class _InternalCopy:
     def undo(self) -> None:
         """Remove what was copied (best effort: the clone failed, nothing refers to it)."""
         if isinstance(self.store, LocalStore):
-            shutil.rmtree(self.store.root, ignore_errors=True)
+            # The clone's own folder: the store's root is the whole internal storage when
+            # that is a local driver (TRIBUTARY_STORAGE_DRIVER).
+            shutil.rmtree(self.store.root / self.target_prefix, ignore_errors=True)
             return
         with contextlib.suppress(StorageError):
             for page in self.store.list_raw(self.target_prefix):
@@ -380,10 +379,7 @@ def _copy_file(source: ObjectStore, key: str, target: ObjectStore, target_key: s
         _copy_local(_local_path(source, key), _local_path(target, target_key))
         return
     try:
-        if hasattr(source, "copy"):  # server-side, in the internal storage's one bucket
-            source.copy(key, target_key)
-        else:
-            target.write(target_key, source.read(key))
+        source.copy(key, target_key)  # server-side, in the internal storage's one bucket
     except ObjectNotFound:
         raise Conflict(f"{key!r} is missing from the internal storage; nothing cloned") from None
 
