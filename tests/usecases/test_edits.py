@@ -518,3 +518,49 @@ def test_cloned_records_take_the_clones_own_keys_in_a_bucket_internal_storage(ca
             sa.select(items.c.storage_key, items.c.path).where(items.c.dataset_id == target.id)
         ).all()
     assert [tuple(k) for k in keys] == [("store/dst/a/b.jpg", "/a/b.jpg")]
+
+
+# -- with the real uploads and drain -------------------------------------------------------
+
+
+def test_uploaded_items_move_delete_and_stay_deleted_once_drained(catalog, storage):
+    import io
+
+    from tributary.usecases.downstream import drain
+    from tributary.usecases.uploads import upload
+
+    create_dataset(catalog, name="up", start_sync=False)
+    item = upload(catalog, "up", "/cam/a.jpg", io.BytesIO(b"jpeg"), metadata={"lot": 1})["item"]
+
+    moved = move_item(catalog, "up", item["id"], "/cam2/a.jpg")
+    assert file_of("up", "/cam2/a.jpg").read_bytes() == b"jpeg"
+    assert delete_item(catalog, "up", moved["id"])["bucket_file"] == "internal"
+    drain(catalog)
+
+    assert not file_of("up", "/cam2/a.jpg").exists()
+    with pytest.raises(Conflict, match="deleted from the internal storage; upload it again"):
+        restore_item(catalog, "up", item["id"])
+    # Uploaded again: the same path is a live item again.
+    again = upload(catalog, "up", "/cam2/a.jpg", io.BytesIO(b"jpeg"))
+    assert find_item(catalog, "up", "/cam2/a.jpg")["state"] == "active"
+    assert again["status"] in ("created", "replaced")
+
+
+@pytest.mark.parametrize("allow_delete", [True, False], ids=["allow-delete", "no-delete"])
+def test_the_drain_applies_a_bucket_delete_only_where_allowed(catalog, bucket, allow_delete):
+    from tributary.usecases.downstream import drain
+
+    ds = external(catalog, bucket, allow_delete=allow_delete)
+    item = find_item(catalog, ds, "/b.png")
+    delete_item(catalog, ds, item["id"])
+    drain(catalog)
+    upstream_sync(catalog, ds)
+
+    assert (bucket / "b.png").exists() is not allow_delete
+    assert get_item(catalog, ds, item["id"])["state"] == "deleted"
+    assert get_item(catalog, ds, item["id"])["downstream"] is None
+    if allow_delete:
+        with pytest.raises(Conflict, match="deleted from the bucket"):
+            restore_item(catalog, ds, item["id"])
+    else:
+        assert restore_item(catalog, ds, item["id"])["state"] == "active"
