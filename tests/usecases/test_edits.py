@@ -253,6 +253,17 @@ def test_restore_is_refused_once_the_delete_was_applied(catalog, bucket):
     assert get_item(catalog, ds, item["id"])["state"] == "deleted"
 
 
+def test_a_refused_restore_leaves_the_bucket_delete_queued(catalog, bucket):
+    ds = external(catalog, bucket, allow_delete=True)
+    item = find_item(catalog, ds, "/b.png")
+    delete_item(catalog, ds, item["id"])
+    (bucket / "b.png").unlink()  # gone before the drain came
+
+    with pytest.raises(Conflict, match="no longer in the bucket"):
+        restore_item(catalog, ds, item["id"])
+    assert outbox_rows(catalog, item["id"]) == [("delete", "b.png", "pending")]
+
+
 def test_restore_is_refused_when_the_file_left_the_bucket(catalog, bucket):
     ds = external(catalog, bucket)
     item = find_item(catalog, ds, "/b.png")

@@ -114,15 +114,28 @@ def deletes_of(conn: Connection, item_id: int, since: dt.datetime | None) -> dic
     return dict(conn.execute(query).all())
 
 
-def cancel_pending(conn: Connection, item_id: int, ops: tuple[str, ...]) -> int:
-    """Withdraw the item's pending outbox operations of ``ops``; returns how many."""
-    return conn.execute(
-        outbox.update()
-        .where(
-            (outbox.c.item_id == item_id) & (outbox.c.status == "pending") & outbox.c.op.in_(ops)
+def cancel_pending(conn: Connection, item_id: int, ops: tuple[str, ...]) -> list[int]:
+    """Withdraw the item's pending outbox operations of ``ops``; returns their ids."""
+    which = (outbox.c.item_id == item_id) & (outbox.c.status == "pending") & outbox.c.op.in_(ops)
+    ids = list(conn.execute(sa.select(outbox.c.id).where(which)).scalars())
+    if ids:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(ids) & (outbox.c.status == "pending"))
+            .values(status=CANCELLED, error="cancelled: the item was restored")
         )
-        .values(status=CANCELLED, error="cancelled: the item was restored")
-    ).rowcount
+    return ids
+
+
+def requeue(conn: Connection, entry_ids: list[int]) -> None:
+    """Put operations withdrawn by ``cancel_pending`` back in the queue (the restore they
+    were withdrawn for did not happen)."""
+    if entry_ids:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(entry_ids) & (outbox.c.status == CANCELLED))
+            .values(status="pending", error=None)
+        )
 
 
 def mark_restored(conn: Connection, item: dict, *, now: dt.datetime) -> dict:

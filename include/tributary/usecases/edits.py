@@ -35,7 +35,6 @@ from pathlib import Path
 from tributary.catalog import Catalog, item_edits
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog.datasets import CATALOG_SCOPE, Dataset
-from tributary.config import HIDDEN_FOLDER
 from tributary.errors import Conflict, DatasetNotFound, InvalidInput, QuotaExceeded, RuleRefused
 from tributary.mimetype import mimetype_of_extension
 from tributary.storage import ObjectStore, StorageError, open_dataset_store
@@ -43,6 +42,7 @@ from tributary.storage.base import ObjectNotFound
 from tributary.storage.local import LocalStore
 from tributary.usecases.datasets import describe_dataset
 from tributary.usecases.items import item_record
+from tributary.usecases.uploads import check_upload_path
 
 MOVE_RULE = (
     "items of a dataset on a driver cannot be moved or renamed on the platform: rename the "
@@ -102,11 +102,15 @@ def restore_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
         if applied:
             raise Conflict(_file_gone(found, item, "deleted"))
         # Withdrawn first, checked after: a delete the drain applies meanwhile is seen.
-        item_edits.cancel_pending(conn, item_id, ("delete",))
+        withdrawn = item_edits.cancel_pending(conn, item_id, ("delete",))
     try:
         open_dataset_store(found).head(item["storage_key"])
-    except ObjectNotFound:
-        raise Conflict(_file_gone(found, item, "missing")) from None
+    except BaseException as exc:
+        with catalog.begin() as conn:  # no restore: the delete goes ahead as it was
+            item_edits.requeue(conn, withdrawn)
+        if isinstance(exc, ObjectNotFound):
+            raise Conflict(_file_gone(found, item, "missing")) from None
+        raise
     with catalog.begin() as conn:
         item = item_edits.item_row(conn, found.id, item_id, lock=True)
         if item["state"] != "deleted":  # restored (or revived by a sync) meanwhile
@@ -134,11 +138,7 @@ def _check_quota(conn, dataset: Dataset | None, *, needed: int, what: str) -> No
     for scope in scopes:
         usage = dataset_queries.quota_usage(conn, scope)
         if usage.available is not None and needed > usage.available:
-            where = (
-                "the catalog"
-                if dataset is None or scope == CATALOG_SCOPE
-                else (f"dataset {dataset.name!r}")
-            )
+            where = f"dataset {dataset.name!r}" if scope != CATALOG_SCOPE else "the catalog"
             raise QuotaExceeded(
                 f"data-point quota exceeded for {where}: {what} needs {needed} data points, "
                 f"{usage.available} available (quota {usage.limit}, {usage.used} in use); "
@@ -186,25 +186,14 @@ def move_item(catalog: Catalog, dataset: str, item_id: int, new_path: str) -> di
 
 
 def item_path(path: str, *, keep_name: str | None = None) -> str:
-    """A checked item path ``/a/b.jpg``: no empty, ``.`` or ``..`` segment, no control
-    character, not in the hidden folder. A path ending in ``/`` is a folder: ``keep_name``
-    is appended (else refused)."""
+    """A checked item path ``/a/b.jpg``, by the rules uploads follow (``check_upload_path``:
+    no ``..``, no empty segment, no control character, not in the hidden folder, …). A
+    path ending in ``/`` is a folder: ``keep_name`` is appended (else refused)."""
     if not isinstance(path, str) or not path.strip():
         raise InvalidInput("give a path such as /folder/name.jpg")
-    if path.endswith("/"):
-        if not keep_name:
-            raise InvalidInput(f"{path!r} is a folder; give a file path")
+    if path.endswith("/") and keep_name:
         path += keep_name
-    if not path.startswith("/"):
-        path = f"/{path}"
-    segments = path[1:].split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        raise InvalidInput(f"{path!r}: empty, '.' and '..' path segments are not allowed")
-    if any(ord(c) < 32 or ord(c) == 127 for c in path):
-        raise InvalidInput(f"{path!r}: control characters are not allowed in a path")
-    if segments[0] == HIDDEN_FOLDER:
-        raise InvalidInput(f"{path!r}: {HIDDEN_FOLDER}/ is Tributary's hidden folder")
-    return path
+    return check_upload_path(path if path.startswith("/") else f"/{path}")
 
 
 def _check_free(conn, dataset: Dataset, path: str, key: str) -> None:
