@@ -293,3 +293,12 @@ def test_metadata_values_match_however_the_json_spells_them(catalog, dataset):
     assert all_pages(catalog, metadata={"lot": 421}) == ["/float.jpg"]
     assert all_pages(catalog, metadata={"who": "é/x"}) == ["/float.jpg"]
     assert all_pages(catalog, metadata={"lot": 4210.0}) == ["/int.jpg"]
+
+
+def test_prefix_without_code_point_order_still_finds_exactly_the_prefix(
+    catalog, varied, monkeypatch
+):
+    # A PostgreSQL database with a linguistic collation: no range, an exact substr test.
+    monkeypatch.setattr(item_pages, "_compares_by_code_point", lambda conn: False)
+    assert all_pages(catalog, limit=2, prefix="/cam1/") == [A, B, D]
+    assert all_pages(catalog, limit=2, prefix="cam1") == [A, B, D, C, E]
