@@ -439,10 +439,10 @@ def _announce(conn: Connection, dataset_id: int | None, now: dt.datetime) -> lis
     if dataset_id is not None:
         query = query.where(table.dataset_id == dataset_id)
     rows = conn.execute(query).all()
-    created: dict[int, list[int]] = {}
+    created: dict[int, set[int]] = {}  # an item uploaded twice is announced once
     for row in rows:
         if row.state == "active":
-            created.setdefault(row.dataset_id, []).append(row.item_id)
+            created.setdefault(row.dataset_id, set()).add(row.item_id)
     done = [row.id for row in rows]
     for start in range(0, len(done), 500):
         outbox.mark_done(conn, done[start : start + 500], now=now)
