@@ -27,6 +27,9 @@ RECORD_KEYS = {
     "preprocess_error",
     "preprocessed_at",
     "thumbnail",
+    "kind",
+    "downstream",
+    "deleted_at",
 }
 
 
@@ -42,6 +45,7 @@ def test_a_record_has_the_public_shape_and_no_storage_key():
     now = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
     row = {
         **{key: None for key in RECORD_KEYS - {"metadata", "thumbnail"}},
+        "kind": "file",
         "id": 7,
         "path": "/a.jpg",
         "storage_key": "raw/a.jpg",

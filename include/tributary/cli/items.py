@@ -11,23 +11,47 @@ import typer
 from tributary.cli.output import JsonFlag, print_json
 from tributary.cli.tables import header, nothing_found
 
-ITEM_COLUMNS = "{id:>8} {state:<6} {preprocess:<10} {mimetype:<24} {size:>12} {path}"
+ITEM_COLUMNS = "{id:>8} {state:<7} {preprocess:<10} {mimetype:<24} {size:>12} {path}"
 
 
 def items(
     dataset: str,
-    state: Annotated[str, typer.Option(help="active, ghost or all")] = "active",
+    state: Annotated[str, typer.Option(help="active, ghost, deleted or all")] = "active",
     preprocess_state: Annotated[
         str | None, typer.Option(help="Only items whose preprocessing is pending, done or failed.")
+    ] = None,
+    prefix: Annotated[
+        str | None, typer.Option(help="Only paths starting with this (a folder: '/cam1/').")
+    ] = None,
+    mimetype: Annotated[
+        str | None, typer.Option(help="Only this mimetype ('image/png') or family ('image/*').")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Only file names containing this (case-sensitive).")
+    ] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only items whose user metadata has key=value (a JSON value: 3, true, "
+            '"3"; else a string). Repeat for several.'
+        ),
     ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """List a dataset's items (streamed): id, state, preprocessing, mimetype, size, path."""
     from tributary.usecases.catalog import open_catalog
-    from tributary.usecases.items import iter_item_records
+    from tributary.usecases.items import iter_items, metadata_filter
 
+    filters = {
+        "state": state,
+        "preprocess_state": preprocess_state,
+        "prefix": prefix,
+        "mimetype": mimetype,
+        "name": name,
+        "metadata": metadata_filter(meta or []),
+    }
     listed = 0
-    for item in iter_item_records(open_catalog(), dataset, state, preprocess_state):
+    for item in iter_items(open_catalog(), dataset, **filters):
         if json_out:
             print_json(item)
         else:
@@ -50,7 +74,7 @@ def items(
             )
         listed += 1
     if not listed:
-        which = state if preprocess_state is None else f"{state}, {preprocess_state}"
+        which = ", ".join([state, *(f"{k} {v}" for k, v in filters.items() if k != "state" and v)])
         nothing_found(f"no items ({which}) in dataset {dataset!r}")
 
 

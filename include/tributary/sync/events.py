@@ -60,6 +60,8 @@ def _belongs(dataset: Dataset, event: BucketEvent) -> bool:
     driver = dataset.driver
     if driver is None or driver.provider != event.provider or driver.bucket != event.bucket:
         return False
+    if dataset.origin is not None:  # a clone shares the bucket but is never synced
+        return False
     root = driver.prefix + scope.static_root(dataset.folder)
     hidden = f"{driver.prefix}{HIDDEN_FOLDER}/"
     key = event.key

@@ -12,14 +12,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 
-from tributary.catalog import Catalog, staging
+from tributary.catalog import Catalog, item_edits, staging
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import drivers as driver_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
 from tributary.catalog.staging import StagedRow
 from tributary.config import listing_page_size, lock_stale_after, lock_wait, max_partitions
-from tributary.errors import InvalidInput, PermissionsMissing
+from tributary.errors import InvalidInput, PermissionsMissing, RuleRefused
 from tributary.mimetype import mimetype_of_extension
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
 from tributary.storage.base import PartialListing
@@ -56,8 +56,10 @@ def start(
         dataset = dataset_queries.get(conn, dataset_name)
     store = open_dataset_store(dataset)
     try:
+        if refusal := item_edits.sync_refusal(dataset):
+            raise RuleRefused(refusal)
         prefix = scope.prefix_for(store.prefix, dataset.folder, render)
-    except InvalidInput as exc:
+    except (InvalidInput, RuleRefused) as exc:
         # Recorded on a run of its own, so that `runs` shows why nothing was synced.
         with catalog.begin() as conn:
             refused = sync_queries.start(

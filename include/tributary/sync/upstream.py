@@ -21,6 +21,11 @@ def select_datasets(catalog: Catalog, dataset: str | None) -> list[str]:
         if dataset:
             return [dataset_queries.get(conn, dataset).name]
         names = dataset_queries.sync_enabled_names(conn)
+        # A clone is never synced, even if someone turned its nightly sync on.
+        copies = [n for n in names if dataset_queries.get(conn, n).origin is not None]
+    if copies:
+        log.warning("Not syncing %s: made on the platform (clone/merge)", ", ".join(copies))
+        names = [n for n in names if n not in copies]
     log.info("Syncing %d sync-enabled datasets: %s", len(names), ", ".join(names) or "none")
     return names
 

@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from tributary.airflow_rest import AirflowClient
-from tributary.catalog import Catalog
+from tributary.catalog import Catalog, item_edits
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import syncs as sync_queries
+from tributary.errors import RuleRefused
 from tributary.sync import upstream
 from tributary.usecases.airflow_runs import TriggeredRun, trigger_dag
 
@@ -79,8 +80,7 @@ def start_initial_sync(
     catalog: Catalog, dataset: str, *, client: AirflowClient | None = None
 ) -> TriggeredRun:
     """Start the initial sync (full indexing) of a dataset through Airflow."""
-    with catalog.begin() as conn:
-        dataset_queries.get(conn, dataset)
+    _check_syncable(catalog, dataset)
     return trigger_dag(INITIAL_SYNC_DAG, {"dataset": dataset}, client=client)
 
 
@@ -94,10 +94,17 @@ def start_upstream_sync(
 ) -> TriggeredRun:
     """Start an upstream sync of a dataset through Airflow (``dry_run``: plan only;
     ``allow_mass_delete``: apply even above the dataset's mass-delete threshold)."""
-    with catalog.begin() as conn:
-        dataset_queries.get(conn, dataset)
+    _check_syncable(catalog, dataset)
     conf = {"dataset": dataset, "dry_run": dry_run, "allow_mass_delete": allow_mass_delete}
     return trigger_dag(UPSTREAM_SYNC_DAG, conf, client=client)
+
+
+def _check_syncable(catalog: Catalog, dataset: str) -> None:
+    """The dataset exists and may be synced (a clone may not: ``RuleRefused`` says why)."""
+    with catalog.begin() as conn:
+        found = dataset_queries.get(conn, dataset)
+    if refusal := item_edits.sync_refusal(found):
+        raise RuleRefused(refusal)
 
 
 def sync_history(catalog: Catalog, dataset: str, limit: int = 50) -> list[dict]:
