@@ -77,6 +77,7 @@ def test_a_large_stream_goes_in_parts(bucket, monkeypatch):
     )
     data = os.urandom(6 * MIB + 123)
     store = store_for(bucket)
+    chunks = spy_on_gcs_chunks(monkeypatch) if bucket.provider == "gcs" else []
 
     info = store.write_stream("big.bin", Trickle(data), size=len(data))
 
@@ -84,8 +85,27 @@ def test_a_large_stream_goes_in_parts(bucket, monkeypatch):
     assert info.size == len(data)
     assert info.etag == listed(store, "big.bin").etag
     assert parts_of(bucket, "big.bin") >= 2 or bucket.provider in ("local", "gcs")
+    if bucket.provider == "gcs":  # a resumable upload in 256 KiB chunks
+        assert len(chunks) == 25 and set(chunks[:-1]) == {256 * 1024}
     if bucket.provider == "azure":  # blocks carry no MD5: Tributary records the content's
         assert info.etag == hashlib.md5(data).hexdigest()  # noqa: S324
+
+
+def spy_on_gcs_chunks(monkeypatch) -> list[int]:
+    """The sizes of the chunks a GCS resumable upload sends."""
+    from google.cloud.storage._media.requests import ResumableUpload
+
+    sizes = []
+    original = ResumableUpload.transmit_next_chunk
+
+    def transmit(self, *args, **kwargs):
+        before = self.bytes_uploaded
+        response = original(self, *args, **kwargs)
+        sizes.append(self.bytes_uploaded - before)
+        return response
+
+    monkeypatch.setattr(ResumableUpload, "transmit_next_chunk", transmit)
+    return sizes
 
 
 def parts_of(bucket, key) -> int:
