@@ -252,6 +252,8 @@ def _put(catalog: Catalog, store: ObjectStore, dataset: Dataset, entry: dict) ->
         # copy: the item must stay "waiting" for it. The next drain finishes the row.
         if _sync_running(conn, dataset.id):
             return "deferred"
+        if _status(conn, entry["id"]) != "pending":
+            return "applied"  # finished meanwhile by another drain (or the upload itself)
         if entry["item_id"] is not None:
             conn.execute(
                 items.update()
@@ -271,6 +273,12 @@ def _put(catalog: Catalog, store: ObjectStore, dataset: Dataset, entry: dict) ->
         "Wrote %s%s (etag %s)", store.location, entry["storage_key"][len(store.prefix) :], info.etag
     )
     return "applied"
+
+
+def _status(conn: Connection, entry_id: int) -> str | None:
+    return conn.execute(
+        sa.select(outbox_table.c.status).where(outbox_table.c.id == entry_id)
+    ).scalar()
 
 
 def _abandon(catalog: Catalog, store: ObjectStore, entry: dict) -> str:
