@@ -297,19 +297,25 @@ def _abandon(catalog: Catalog, store: ObjectStore, entry: dict) -> str:
     return "abandoned"
 
 
+def still_reserved(conn: Connection, entry_id: int) -> str | None:
+    """The reservation mark of a put row that is still one, else None."""
+    row = conn.execute(
+        sa.select(outbox_table.c.error, outbox_table.c.status).where(outbox_table.c.id == entry_id)
+    ).first()
+    if row is None or row.status != "pending" or row.error not in RESERVED:
+        return None
+    return row.error
+
+
 def release_reservation(conn: Connection, entry: dict) -> bool:
     """Undo a reservation that is still one (in the caller's transaction): the new item
     is deleted, an existing item's ``downstream`` flag cleared, the put row removed.
     False when it is no reservation any more."""
-    row = conn.execute(
-        sa.select(outbox_table.c.error, outbox_table.c.status).where(
-            outbox_table.c.id == entry["id"]
-        )
-    ).first()
-    if row is None or row.status != "pending" or row.error not in RESERVED:
+    mark = still_reserved(conn, entry["id"])
+    if mark is None:
         return False
     waiting = (items.c.id == entry["item_id"]) & (items.c.downstream == "put")
-    if row.error == RESERVED_NEW:
+    if mark == RESERVED_NEW:
         conn.execute(items.delete().where(waiting))
     else:
         conn.execute(items.update().where(waiting).values(downstream=None))
