@@ -331,3 +331,20 @@ def test_a_thumbnail_is_deleted_unless_an_item_uses_it_again(catalog, local):
         None,
         "kept: an item uses it again",
     ]
+
+
+def test_a_put_finished_meanwhile_by_another_drain_leaves_the_item_alone(catalog, local):
+    make_dataset(catalog, local)
+    upload(catalog, "ds", "/a.txt", io.BytesIO(b"one"), apply_now=False)
+    (stale,) = entries(catalog, "put")  # what a slow drain read before the others ran
+    downstream.drain(catalog)
+    upload(catalog, "ds", "/a.txt", io.BytesIO(b"two"), overwrite=True, apply_now=False)
+
+    outcome = downstream.apply_entry(catalog, stale)
+
+    assert outcome == "applied"
+    row = rows(catalog)["/a.txt"]
+    assert row["downstream"] == "put"  # still waiting for the second upload's put
+    assert local.get("data/a.txt") == b"one"
+    downstream.drain(catalog)
+    assert local.get("data/a.txt") == b"two" and rows(catalog)["/a.txt"]["downstream"] is None
