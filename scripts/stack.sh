@@ -8,6 +8,8 @@
 #   scripts/stack.sh status         each process, and Airflow's health (exit 3 if one is down)
 #   scripts/stack.sh stop [--drop]  stops every process group; --drop also drops the databases
 #                                   and the stack's Redis keys
+#   scripts/stack.sh restart NAME   one process (api-server, scheduler, dag-processor,
+#                                   triggerer, worker-default, worker-lane), as after a crash
 #
 # It uses the machine's PostgreSQL and Redis. Everything else lives in one folder,
 # $TRIBUTARY_STACK_DIR (default .stack/): airflow/ (AIRFLOW_HOME, task logs), logs/ (one log
@@ -166,7 +168,7 @@ print(secrets.token_urlsafe(32), Fernet.generate_key().decode())')"
   } > "$STACK/env.sh"
 }
 
-# start NAME LOG-PORT? COMMAND...: one process in a process group of its own.
+# launch NAME COMMAND...: one process in a process group of its own.
 launch() {
   local name="$1"
   shift
@@ -184,6 +186,20 @@ launch_worker() {
     launch "$name" airflow celery worker --queues "$queues" \
     --concurrency "$TRIBUTARY_STACK_CONCURRENCY" \
     --celery-hostname "$name@%h" --pid "$PIDS/$name.celery.pid"
+}
+
+start_component() {
+  case "$1" in
+    api-server | scheduler | dag-processor | triggerer) launch "$1" airflow "$1" ;;
+    worker-default) launch_worker worker-default default "$TRIBUTARY_STACK_WORKER_LOG_PORT" ;;
+    worker-lane)
+      launch_worker worker-lane "$TRIBUTARY_STACK_LANE_QUEUES" "$TRIBUTARY_STACK_LANE_WORKER_LOG_PORT"
+      ;;
+    *)
+      echo "unknown component $1 (one of: ${COMPONENTS[*]})" >&2
+      exit 2
+      ;;
+  esac
 }
 
 api() {
@@ -261,12 +277,9 @@ PY
   }
 
   echo "==> starting Airflow (CeleryExecutor) on port $TRIBUTARY_STACK_PORT; logs in $LOGS"
-  launch api-server airflow api-server
-  launch scheduler airflow scheduler
-  launch dag-processor airflow dag-processor
-  launch triggerer airflow triggerer
-  launch_worker worker-default default "$TRIBUTARY_STACK_WORKER_LOG_PORT"
-  launch_worker worker-lane "$TRIBUTARY_STACK_LANE_QUEUES" "$TRIBUTARY_STACK_LANE_WORKER_LOG_PORT"
+  for name in "${COMPONENTS[@]}"; do
+    start_component "$name"
+  done
   wait_ready
   cat <<MSG
 Tributary stack is up.
@@ -308,8 +321,17 @@ case "${1:-}" in
     fi
     ;;
   status) status ;;
+  restart)
+    # One process, e.g. after a crash: stopped if still running, started again.
+    name="${2:?usage: scripts/stack.sh restart COMPONENT}"
+    # shellcheck source=/dev/null
+    . "$STACK/env.sh"
+    stop_component "$name"
+    start_component "$name"
+    echo "restarted $name (process group $(pgid_of "$name"))"
+    ;;
   *)
-    echo "usage: scripts/stack.sh start|stop [--drop]|status" >&2
+    echo "usage: scripts/stack.sh start|stop [--drop]|status|restart COMPONENT" >&2
     exit 2
     ;;
 esac
