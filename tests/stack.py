@@ -66,12 +66,15 @@ class Stack:
         return self.script("start")
 
     def stop(self, drop: bool = True) -> None:
+        """Stop every process (and drop the databases): in a session of its own, so that a
+        Ctrl-C of the test run does not interrupt the clean-up."""
         subprocess.run(
             ["bash", "scripts/stack.sh", "stop", *(["--drop"] if drop else [])],
             cwd=REPO,
             env=self.launch_env,
             capture_output=True,
             timeout=300,
+            start_new_session=True,
         )
 
     def pgid(self, component: str) -> int:

@@ -19,9 +19,12 @@ import collections
 import json
 import os
 import re
+import shutil
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -68,7 +71,7 @@ def require_services() -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, moto):
+def stack(moto):
     """The stack, started while the bucket fills (both take minutes; they overlap)."""
     require_services()
     client = s3_client(moto.endpoint)
@@ -84,7 +87,8 @@ def stack(tmp_path_factory, moto):
 
     filler = threading.Thread(target=fill)
     filler.start()
-    folder = tmp_path_factory.mktemp("stack")
+    # Not under pytest's basetemp: other pytest sessions on the machine prune old ones.
+    folder = Path(tempfile.mkdtemp(prefix="tributary-stack-"))
     pg_server = PG_ADMIN_URL.rsplit("/", 1)[0]
     running = Stack(
         folder,
@@ -105,6 +109,7 @@ def stack(tmp_path_factory, moto):
     finally:
         filler.join()
         running.stop(drop=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.timeout(2400)
@@ -113,8 +118,11 @@ def test_stack_syncs_preprocesses_and_survives_losing_a_worker(stack, moto):
     catalog = Catalog(stack.catalog_url)
     try:
         settle_first_scheduled_runs(stack)
-        initial_sync_on_both_workers(stack, client, catalog)
         lane_preprocessing(stack, client, catalog)
+        # Preprocessing off from here: the bulk data is 50,000 tiny non-images, and an
+        # items-created event reaches a later run even when it came while paused.
+        stack.set_paused("tributary_preprocess", True)
+        initial_sync_on_both_workers(stack, client, catalog)
         deleted = churn_and_upstream_sync(stack, client, catalog)
         worker_and_scheduler_killed_mid_sync(stack, client, catalog, deleted)
     except BaseException:
@@ -128,8 +136,7 @@ def test_stack_syncs_preprocesses_and_survives_losing_a_worker(stack, moto):
 
 def settle_first_scheduled_runs(stack: Stack) -> None:
     """Let the runs Airflow makes at first parse (nothing to do yet) end, so that none of
-    them picks up the datasets made below; then keep preprocessing off for the bulk data
-    (50,000 tiny non-images) until the images' turn."""
+    them picks up the datasets made below."""
 
     def settled() -> bool:
         for dag_id in SCHEDULED_DAGS:
@@ -139,7 +146,6 @@ def settle_first_scheduled_runs(stack: Stack) -> None:
         return True
 
     wait_for(settled, "the first scheduled runs", timeout=300, every=3)
-    stack.set_paused("tributary_preprocess", True)
 
 
 def initial_sync_on_both_workers(stack: Stack, client, catalog: Catalog) -> None:
@@ -174,7 +180,6 @@ def lane_preprocessing(stack: Stack, client, catalog: Catalog) -> None:
         "driver", "create", "photos-drv", "--provider", "s3", "--conn-id", "test_s3",
         "--bucket", BUCKET, "--path", "images/",
     )  # fmt: skip
-    stack.set_paused("tributary_preprocess", False)
     before = {r["dag_run_id"] for r in stack.dag_runs("tributary_preprocess")}
     out = stack.tributary(
         "dataset", "create", "photos", "--driver", "photos-drv", "--lane", "acme", "--wait"
@@ -188,7 +193,6 @@ def lane_preprocessing(stack: Stack, client, catalog: Catalog) -> None:
 
     triggered = wait_for(new_run, "preprocessing started by the items-created event")
     run = stack.wait_for_run("tributary_preprocess", triggered["dag_run_id"])
-    stack.set_paused("tributary_preprocess", True)
     tis = stack.task_instances("tributary_preprocess", run["dag_run_id"])
     assert run["state"] == "success", [(t["task_id"], t["map_index"], t["state"]) for t in tis]
     lane_batches = [ti for ti in tis if ti["task_id"] == "preprocess_acme"]
