@@ -109,8 +109,9 @@ def partition_work(stack: Stack, dataset: str, indexes: list[int]) -> dict[int, 
     """The same partitions listed again in this process (no Airflow): the work alone.
     A partition's listing is idempotent (its staged rows are replaced)."""
     os.environ.update(
-        {k: v for k, v in stack.env.items() if k.startswith(("AIRFLOW_CONN_", "TRIBUTARY_"))}
+        {k: v for k, v in stack.env.items() if k.startswith(("AIRFLOW", "TRIBUTARY_"))}
     )
+    os.environ.pop("AIRFLOW__CORE__HOSTNAME_CALLABLE", None)
     from tributary.catalog import Catalog, syncs
     from tributary.sync import listing
 

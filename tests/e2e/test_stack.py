@@ -205,7 +205,7 @@ def lane_preprocessing(stack: Stack, client, catalog: Catalog) -> None:
         found = list(item_queries.iterate(conn, "photos"))
     assert len(found) == IMAGES
     assert collections.Counter(i["preprocess_state"] for i in found) == {"done": IMAGES}
-    assert all(i["thumbnail"] for i in found)
+    assert all(i["thumbnail_key"] for i in found)
 
 
 def churn_and_upstream_sync(stack: Stack, client, catalog: Catalog) -> set[str]:
