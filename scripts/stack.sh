@@ -60,13 +60,27 @@ stop_component() {
 }
 
 stop_all() {
-  local name
-  # Workers first, so that no task outlives the API it reports to.
-  for name in worker-default worker-lane scheduler triggerer dag-processor api-server; do
-    if [ -f "$PIDS/$name.pid" ]; then
-      stop_component "$name"
-      echo "stopped $name"
-    fi
+  local name pgid running=()
+  # Every group at once (SIGTERM: Celery workers finish nothing new, Airflow shuts down),
+  # then SIGKILL whatever is left after 30 s.
+  for name in "${COMPONENTS[@]}"; do
+    pgid="$(pgid_of "$name")"
+    [ -n "$pgid" ] || continue
+    kill -TERM -- "-$pgid" 2>/dev/null || true
+    running+=("$name")
+  done
+  for _ in $(seq 1 30); do
+    local left=0
+    for name in "${running[@]}"; do
+      kill -0 -- "-$(pgid_of "$name")" 2>/dev/null && left=1
+    done
+    [ "$left" = 0 ] && break
+    sleep 1
+  done
+  for name in "${running[@]}"; do
+    kill -KILL -- "-$(pgid_of "$name")" 2>/dev/null || true
+    rm -f "$PIDS/$name.pid"
+    echo "stopped $name"
   done
 }
 
