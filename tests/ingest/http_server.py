@@ -4,6 +4,8 @@ Routes (the query string is free for the test's own use):
 
 - ``/image.jpg``        a small JPEG, honours ``Range``
 - ``/norange.bin``      ``BODY``, ignores ``Range`` (always 200 with the whole body)
+- ``/empty``            an empty body (a Range on it gets 416)
+- ``/dated/<key>``      503 with a Retry-After date in the past, then 200 ``ok``
 - ``/html``             ``text/html`` (a login page where an image was expected)
 - ``/echo``             200, the raw request target as the body
 - ``/status/<code>``    that status, empty body
@@ -12,6 +14,7 @@ Routes (the query string is free for the test's own use):
 - ``/slow``             waits 3 s before its headers
 - ``/stall``            headers and 10 bytes, then waits 3 s
 - ``/redirect?to=URL``  302 to ``URL`` (as given)
+- ``/cookie``           sets a session cookie
 - ``/chain/<n>``        302 to ``/chain/<n-1>``; ``/chain/0`` is 200 ``end``
 - ``/big/<n>``          ``n`` bytes with Content-Length; ``/big-chunked/<n>`` without it
 """
@@ -89,6 +92,16 @@ class Handler(BaseHTTPRequestHandler):
     def image(self) -> None:
         self.send_ranged(JPEG, "image/jpeg")
 
+    def empty(self) -> None:
+        self.send_ranged(b"", "image/png")
+
+    def dated(self, key: str) -> None:
+        self.server.counts[key] += 1
+        if self.server.counts[key] == 1:
+            self.send_body(503, b"", Retry_After="Wed, 21 Oct 2015 07:28:00 GMT")  # the past
+        else:
+            self.send_body(200, b"ok")
+
     def norange(self) -> None:
         self.send_body(200, BODY, "application/octet-stream")
 
@@ -126,6 +139,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0123456789")
         self.wfile.flush()
         time.sleep(3)
+
+    def cookie(self) -> None:
+        self.send_body(200, b"set", Set_Cookie="session=secret-of-user-a; Path=/")
 
     def redirect(self) -> None:
         target = parse_qs(urlsplit(self.path).query)["to"][0]
@@ -173,6 +189,8 @@ class Handler(BaseHTTPRequestHandler):
 ROUTES = [
     (r"/image\.jpg", Handler.image),
     (r"/norange\.bin", Handler.norange),
+    (r"/empty", Handler.empty),
+    (r"/dated/(\w+)", Handler.dated),
     (r"/html", Handler.html),
     (r"/echo.*", Handler.echo),
     (r"/status/(\d+)", Handler.status),
@@ -181,6 +199,7 @@ ROUTES = [
     (r"/slow", Handler.slow),
     (r"/stall", Handler.stall),
     (r"/redirect", Handler.redirect),
+    (r"/cookie", Handler.cookie),
     (r"/chain/(\d+)", Handler.chain),
     (r"/big/(\d+)", Handler.big),
     (r"/big-chunked/(\d+)", Handler.big_chunked),

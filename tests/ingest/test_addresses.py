@@ -122,3 +122,8 @@ def test_a_name_that_does_not_resolve_is_unreachable_not_blocked():
     with pytest.raises(FetchUnreachable, match=r"cannot resolve nowhere\.example") as caught:
         AddressPolicy(resolver=FakeResolver()).vet("nowhere.example", 80)
     assert not caught.value.permanent
+
+
+def test_a_resolver_answer_that_is_not_an_address_is_unreachable():
+    with pytest.raises(FetchUnreachable, match=r"cannot resolve odd\.example"):
+        AddressPolicy(resolver=FakeResolver({"odd.example": ["not-an-ip"]})).vet("odd.example", 80)

@@ -270,3 +270,24 @@ def test_line_numbers_hold_on_random_files(tmp_path, seed):
         line += 1 + breaks
     rows, errors = read_all(opened(tmp_path, "".join(out), batch_rows=rng.randint(1, 50)))
     assert {r.id: r.line for r in rows} | {e.id: e.line for e in errors} == expected
+
+
+def test_a_field_above_the_limit_ends_the_file_with_one_error(tmp_path, monkeypatch):
+    import csv
+
+    from tributary.ingest import csv_rows
+
+    before = csv.field_size_limit(100)
+    monkeypatch.setattr(csv_rows, "MAX_FIELD_CHARS", 100)
+    try:
+        text = (
+            f"ID,URL\na,http://x.example/a\nb,http://x.example/{'x' * 200}\nc,http://x.example/c\n"
+        )
+        csv_import = opened(tmp_path, text)
+        rows, errors = read_all(csv_import)
+    finally:
+        csv.field_size_limit(before)
+    assert [r.id for r in rows] == ["a"]
+    assert lines_and_codes(errors) == [(3, "broken_csv")]
+    assert "the rest of the file was not read" in errors[0].reason
+    assert (csv_import.rows, csv_import.valid, csv_import.failed) == (2, 1, 1)

@@ -53,6 +53,11 @@ def test_info_reads_size_and_range_support_without_the_body(fetcher, server):
     assert (ignored.size, ignored.accepts_ranges) == (len(BODY), False)
 
 
+def test_info_of_an_empty_object(fetcher, server):
+    info = fetcher.info(server.url("/empty"))
+    assert (info.size, info.accepts_ranges, info.content_type) == (0, True, "image/png")
+
+
 def test_ranged_reads(fetcher, server):
     url = server.url("/image.jpg")
     assert fetcher.read_range(url, 0, 10) == JPEG[:10]
@@ -126,6 +131,20 @@ def test_a_lasting_500_fails_after_the_retries_and_may_pass_later(fetcher, serve
 def test_429_honours_retry_after(fetcher, server, sleeps):
     assert body_of(fetcher, server.url("/throttled/t429")) == b"ok"
     assert sleeps == [2.0]
+
+
+def test_retry_after_as_a_date(fetcher, server, sleeps):
+    assert body_of(fetcher, server.url("/dated/d503")) == b"ok"
+    assert sleeps == [0.0]  # a date already past: no wait
+
+
+def test_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TRIBUTARY_FETCH_MAX_BYTES", "12345")
+    monkeypatch.setenv("TRIBUTARY_FETCH_READ_TIMEOUT", "2.5")
+    monkeypatch.setenv("TRIBUTARY_FETCH_RETRIES", "0")
+    settings = FetchSettings.from_env()
+    assert (settings.max_bytes, settings.read_timeout, settings.retries) == (12345, 2.5, 0)
+    assert settings.connect_timeout == FetchSettings.connect_timeout
 
 
 def test_retry_after_is_capped(server, resolver, sleeps):
@@ -246,6 +265,12 @@ def test_streaming_a_large_body_never_holds_it(server, resolver):
             tracemalloc.stop()
     assert received == size
     assert peak < 2 * 1024 * 1024, f"peak {peak:,} bytes while streaming {size:,}"
+
+
+def test_no_cookie_travels_from_one_request_to_the_next(fetcher, server):
+    body_of(fetcher, server.url("/cookie"))
+    body_of(fetcher, server.url("/echo"))
+    assert "Cookie" not in server.requests[-1][1]
 
 
 def test_one_fetcher_serves_threads_at_once(fetcher, server):

@@ -177,7 +177,10 @@ class AddressPolicy:
             raise FetchUnreachable(f"cannot resolve {host}: {exc}") from None
         if not resolved:
             raise FetchUnreachable(f"cannot resolve {host}: no address")
-        addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolved]
+        try:
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolved]
+        except ValueError as exc:
+            raise FetchUnreachable(f"cannot resolve {host}: {exc}") from None
         if not self.allows_host(host):
             for ip in addresses:
                 self.check_address(ip, host)

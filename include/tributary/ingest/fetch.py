@@ -1,7 +1,7 @@
 """The safe URL fetcher: one for links, CSV uploads and streaming linked items.
 
 A URL comes from a user, so fetching it must not reach what the user cannot: every
-address is vetted by ``AddressPolicy`` *inside the connection* (``PinnedTransport``
+address is vetted by ``AddressPolicy`` *inside the connection* (``pinned.PinnedTransport``
 resolves the host once, checks every address, and connects to the checked address while
 TLS still verifies and sends SNI for the host name), so neither a redirect nor a DNS answer
 that changes between check and connect (rebinding) gets past it. Around that:
@@ -13,7 +13,9 @@ that changes between check and connect (rebinding) gets past it. Around that:
   Content-Length before the body and against the bytes while streaming;
 - retries with exponential backoff on 408/429/5xx and connection failures, honouring
   ``Retry-After`` up to ``max_retry_wait``;
-- one pooled ``httpx.Client`` per fetcher, safe to share between threads;
+- one pooled ``httpx.Client`` per fetcher, safe to share between threads; no proxy or
+  certificate settings from the environment, no cookie jar (one user's cookie never rides
+  along with another user's row);
 - streamed: ``stream()`` yields chunks, ``read_range()`` a byte range (a server that ignores
   ``Range`` is read up to the range and closed), ``info()`` size, type and range support.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.cookiejar
 import io
 import logging
 import os
@@ -34,7 +37,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import httpcore
 import httpx
 
 from tributary.ingest.addresses import AddressPolicy
@@ -49,6 +51,7 @@ from tributary.ingest.errors import (
     TooManyRedirects,
     WrongContentType,
 )
+from tributary.ingest.pinned import PinnedTransport
 from tributary.ingest.redact import redact_url
 from tributary.ingest.urls import url_problem
 from tributary.storage.ranged import BLOCK_BYTES, RangedFile
@@ -100,54 +103,6 @@ class RemoteInfo:
     content_type: str | None
     accepts_ranges: bool
     etag: str | None = None
-
-
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Connects only to addresses the policy vetted, resolving each host once."""
-
-    def __init__(self, policy: AddressPolicy) -> None:
-        self._policy = policy
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self, host, port, timeout=None, local_address=None, socket_options=None
-    ) -> httpcore.NetworkStream:
-        failure: Exception | None = None
-        for address in self._policy.vet(host, port):  # raises BlockedAddress
-            try:  # an IP literal: the system resolver is not asked again
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        raise failure or httpcore.ConnectError(f"no address for {host}")
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise httpcore.ConnectError("the fetcher does not use unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-class PinnedTransport(httpx.HTTPTransport):
-    """``httpx.HTTPTransport`` whose connections go through ``_PinnedBackend``.
-
-    httpx 0.28 takes no network backend, so the pool it builds is replaced by one with the
-    same settings around ours (httpcore's public ``network_backend`` hook). TLS still gets
-    the URL's host name: certificate checks and SNI are the host's, the socket the IP's.
-    """
-
-    def __init__(
-        self, policy: AddressPolicy, *, limits: httpx.Limits, ssl_context: ssl.SSLContext
-    ) -> None:
-        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_PinnedBackend(policy),
-        )
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -210,6 +165,11 @@ class Fetcher:
             ),
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: it would skip the checks
+            # no cookie jar: one fetcher serves many users' rows, and a cookie one URL set
+            # must not travel with another user's request
+            cookies=http.cookiejar.CookieJar(
+                http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+            ),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         )
 
