@@ -497,6 +497,26 @@ def test_upload_tree_stops_sending_once_writing_is_forbidden(tmp_path):
     assert sum(r.error.startswith("not sent: viewer may not write") for r in results) == 19
 
 
+def test_an_interrupted_upload_tree_stops_sending(tmp_path):
+    for n in range(30):
+        (tmp_path / f"{n:02d}.bin").write_bytes(b"x" * (3 * CHUNK))
+    puts = []
+
+    def route(request):
+        if request.method == "GET":
+            return httpx.Response(200, json={"name": "d"})
+        puts.append(request.url.path)  # its body was read whole by FakeServer
+        return httpx.Response(201, json={"status": "created", "item": {}})
+
+    def progress(event):
+        if event.result is not None:
+            raise KeyboardInterrupt  # the user's Ctrl-C, after the first file
+
+    with pytest.raises(KeyboardInterrupt):
+        FakeServer(route).client().upload_tree("d", [tmp_path], jobs=2, progress=progress)
+    assert len(puts) <= 3  # the files in flight, never the 30
+
+
 def test_upload_tree_of_a_missing_dataset_is_one_error(tmp_path):
     (tmp_path / "a.txt").write_text("a")
     server = FakeServer(lambda r: httpx.Response(404, json={"detail": "no dataset 'zz'"}))

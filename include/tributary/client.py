@@ -129,6 +129,10 @@ class FileChanged(ClientError):
     permanent = False
 
 
+class UploadInterrupted(Exception):
+    """Raised from a file's body while it is sent, once ``upload_tree`` was interrupted."""
+
+
 _BY_STATUS: dict[int, type[ClientError]] = {
     400: Invalid,
     401: Unauthorized,
@@ -699,6 +703,12 @@ class Client:
         self.dataset(dataset)  # logs in, and a missing dataset is one error, not N
         report = progress or on_progress or (lambda event: None)
         refused: list[str] = []  # why every file is refused, once one was
+        interrupted = threading.Event()  # Ctrl-C: files being sent stop at their next chunk
+
+        def sent(path: str, n: int) -> None:
+            if interrupted.is_set():
+                raise UploadInterrupted(path)  # from the body: the request is cut short
+            report(UploadEvent(path, nbytes=n))
 
         def one(local: Path, path: str, size: int) -> UploadResult:
             result = UploadResult(str(local), path, "error", size)
@@ -713,7 +723,7 @@ class Client:
                     path,
                     metadata=metadata,
                     overwrite=overwrite,
-                    on_bytes=lambda n: report(UploadEvent(path, nbytes=n)),
+                    on_bytes=lambda n: sent(path, n),
                 )
                 result.status, result.item = answer["status"], answer.get("item")
             except Conflict as exc:
@@ -729,8 +739,14 @@ class Client:
         results: list[UploadResult] = []
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="upload") as pool:
             futures = [pool.submit(one, *entry) for entry in plan.files]
-            for future in as_completed(futures):
-                results.append(future.result())
+            try:
+                for future in as_completed(futures):
+                    results.append(future.result())
+            except BaseException:  # KeyboardInterrupt, most likely: stop, do not drain
+                interrupted.set()
+                for future in futures:
+                    future.cancel()
+                raise
         return results
 
 
