@@ -345,3 +345,36 @@ def test_the_failing_since_migration_dates_a_stored_failing_check(catalog_url):
         }
 
     assert since == {"broken": checked_at, "fine": None, "unchecked": None}
+
+
+def test_a_sqlite_catalog_serves_many_threads_at_once(tmp_path):
+    """Eight threads each holding a catalog connection at once (the API server's threads,
+    an SDK's upload threads renewing a lease): each keeps its own. The old per-thread
+    pool kept five and closed the others' connections, in use or not."""
+    import threading
+
+    catalog = Catalog(f"sqlite:///{tmp_path / 'threads.db'}")
+    errors: list[BaseException] = []
+    holding = threading.Barrier(8, timeout=30)
+
+    def worker() -> None:
+        try:
+            connection = catalog.engine.raw_connection()  # checked out, no transaction
+            try:
+                holding.wait()  # all eight hold one now
+                cursor = connection.cursor()
+                cursor.execute("SELECT count(*) FROM datasets")
+                cursor.fetchall()
+                cursor.close()
+            finally:
+                connection.close()  # back to the pool
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []

@@ -42,6 +42,27 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_pool_options(url: str) -> dict:
+    """Pooled connections: opening a SQLite connection (and its PRAGMAs) per transaction
+    cost more than the transactions themselves.
+
+    Not one connection per thread (SingletonThreadPool): past five threads that pool
+    closes the connections of other threads, in use or not, and the API server (its
+    worker threads, an SDK's upload threads renewing a lease) got "bad parameter or other
+    API misuse" from a connection closed under it. A queue pool lends each transaction a
+    connection of its own, whichever thread asks. An in-memory database lives in its one
+    connection, so it keeps the per-thread pool.
+    """
+    if make_url(url).database in (None, "", ":memory:"):
+        return {"poolclass": sa.pool.SingletonThreadPool}
+    return {
+        "poolclass": sa.pool.QueuePool,
+        "pool_size": 4,
+        "max_overflow": -1,  # as many as threads ask; SQLite itself serialises the writes
+        "connect_args": {"check_same_thread": False},
+    }
+
+
 class Catalog:
     """A handle on one catalog database; cheap to create, safe to share in a process."""
 
@@ -51,9 +72,7 @@ class Catalog:
         self.is_postgres = self.url.startswith("postgresql")
         if self.is_sqlite:
             self._ensure_sqlite_folder()
-            # One pooled connection per thread; opening a SQLite connection (and its
-            # PRAGMAs) per transaction cost more than the transactions themselves.
-            self.engine = sa.create_engine(self.url, poolclass=sa.pool.SingletonThreadPool)
+            self.engine = sa.create_engine(self.url, **_sqlite_pool_options(self.url))
             _configure_sqlite(self.engine)
         else:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=2)
