@@ -149,3 +149,34 @@ def test_a_csv_of_bad_rows_only_still_writes_its_report(airflow_db, catalog, buc
     assert (done["status"], done["created"], done["failed"]) == ("succeeded", 0, 1)
     report = b"".join(error_report(catalog, "ds", record["id"])).decode()
     assert report.splitlines()[1].startswith("2,a.jpg,")
+
+
+@pytest.mark.parametrize("bucket", ["local"], indirect=True)
+def test_a_link_reaches_the_bucket_and_a_sync_of_another_dataset_sees_a_linked_item(
+    airflow_db, catalog, bucket
+):
+    from tributary.catalog import datasets
+    from tributary.usecases.downstream import drain
+    from tributary.usecases.links import create_link
+
+    make_dataset(catalog, bucket, name="a")
+    create_link(catalog, "a", "https://example.com/v/clip.mp4?sig=s3cret", mimetype="video")
+    drain(catalog)
+    bucket.put("data.json", b'{"not": "a link"}')
+    with catalog.begin() as conn:
+        datasets.create(conn, name="b", driver_name="a-driver")
+
+    assert run_dag("tributary_initial_sync", {"dataset": "b"}).state == "success"
+    create_link(catalog, "a", "https://example.com/later.jpg")
+    drain(catalog)
+    assert run_dag("tributary_upstream_sync", {"dataset": "b"}).state == "success"
+
+    with catalog.begin() as conn:
+        b_id = datasets.get(conn, "b").id
+        rows = conn.execute(sa.select(items).where(items.c.dataset_id == b_id)).mappings()
+        seen = {r["path"]: (r["kind"], r["source_url"], r["mimetype"]) for r in rows}
+    assert seen == {
+        "/clip.mp4.json": ("link", "https://example.com/v/clip.mp4?sig=s3cret", "video/mp4"),
+        "/data.json": ("file", None, "application/json"),
+        "/later.jpg.json": ("link", "https://example.com/later.jpg", "image/jpeg"),
+    }

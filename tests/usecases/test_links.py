@@ -159,6 +159,9 @@ def test_link_files_already_in_the_storage_are_recognised(catalog, bucket_root):
         ]
     ]
 
+    assert recognise_links(catalog, "notes", min(made), max(made)) == 0  # the upload did
+    with catalog.begin() as conn:  # as a sync indexes it: a file
+        conn.execute(items.update().values(kind="file", source_url=None))
     assert recognise_links(catalog, "notes", min(made), max(made)) == 1
     kinds = [item_row(catalog, i)["kind"] for i in made]
     assert kinds == ["link", "file", "file", "file"]
@@ -166,3 +169,32 @@ def test_link_files_already_in_the_storage_are_recognised(catalog, bucket_root):
     assert (
         link["source_url"] == "https://example.com/x.png" and link["mimetype"] == "image/jpeg"
     )  # the spec default
+
+
+def test_uploading_a_link_file_makes_a_linked_item(catalog, bucket_root):
+    make_datasets(catalog, bucket_root)
+    theirs = json.dumps(
+        {
+            "type": "link",
+            "shebang": "dataloop",
+            "metadata": {
+                "dltype": "link",
+                "linkInfo": {"type": "url", "ref": SIGNED, "mimetype": "image/png"},
+            },
+        }
+    ).encode()
+
+    linked = upload(catalog, "cams", "/x.json", io.BytesIO(theirs))["item"]
+    plain = upload(catalog, "cams", "/y.json", io.BytesIO(b'{"type": "other"}'))["item"]
+    big = upload(catalog, "cams", "/z.json", io.BytesIO(theirs + b" " * 70_000))["item"]
+
+    assert (linked["kind"], linked["mimetype"]) == ("link", "image/png")
+    assert item_row(catalog, linked["id"])["source_url"] == SIGNED
+    assert "deadbeef" not in json.dumps(linked, default=str)
+    assert plain["kind"] == "file" and big["kind"] == "file"
+    replaced = upload(catalog, "cams", "/x.json", io.BytesIO(b'{"rows": []}'), overwrite=True)[
+        "item"
+    ]
+    assert replaced["id"] == linked["id"] and replaced["kind"] == "file"
+    assert replaced["mimetype"] == "application/json"
+    assert item_row(catalog, linked["id"])["source_url"] is None

@@ -32,6 +32,18 @@ def mark_file(conn: Connection, item_id: int) -> None:
     )
 
 
+def settle_kind(conn: Connection, row: dict, link: Link | None) -> dict:
+    """After a file was written at an item: a link file makes it a linked item, anything
+    else a file (a link replaced by plain JSON stops being a link); the row as it is now."""
+    if link is not None:
+        mark_link(conn, row["id"], link)
+    elif row["kind"] == "link":
+        mark_file(conn, row["id"])
+    else:
+        return row
+    return dict(conn.execute(sa.select(items).where(items.c.id == row["id"])).mappings().one())
+
+
 def link_candidates(conn: Connection, dataset_id: int, min_id: int, max_id: int) -> list[dict]:
     """Active ``.json`` items in an id range small enough to be link files, not yet links."""
     rows = conn.execute(

@@ -24,9 +24,10 @@ import sqlalchemy as sa
 from tributary.catalog import Catalog, link_items
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog.schema import items
-from tributary.errors import InvalidInput, TributaryError
+from tributary.errors import InvalidInput
 from tributary.ingest.links import make_link, parse_link
 from tributary.ingest.redact import redact_url
+from tributary.sync import link_files
 from tributary.usecases.items import item_record
 from tributary.usecases.uploads import check_upload_path, upload
 
@@ -111,26 +112,6 @@ def recognise_links(catalog: Catalog, dataset: str, min_id: int, max_id: int) ->
     """Mark the dataset's ``.json`` items with ids in ``[min_id, max_id]`` that are link
     files as linked items (each file's first 64 KiB read); returns how many. A JSON file
     that is not a link stays a file; a broken link file too, with a warning."""
-    from tributary.storage import open_dataset_store
-
     with catalog.begin() as conn:
         found = dataset_queries.get(conn, dataset)
-        candidates = link_items.link_candidates(conn, found.id, min_id, max_id)
-    if not candidates:
-        return 0
-    store = open_dataset_store(found)
-    marked = 0
-    for candidate in candidates:
-        try:
-            link = parse_link(store.read(candidate["storage_key"]))
-        except TributaryError as exc:
-            log.warning("%s is not a readable link file: %s", candidate["storage_key"], exc)
-            continue
-        if link is None:
-            continue
-        with catalog.begin() as conn:
-            link_items.mark_link(conn, candidate["id"], link)
-        marked += 1
-    if marked:
-        log.info("%d link file(s) of dataset %s indexed as linked items", marked, dataset)
-    return marked
+    return link_files.recognise(catalog, found, min_id, max_id)
