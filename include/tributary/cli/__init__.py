@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from typer._click import exceptions as click_errors
 
-from tributary.cli import datasets, db, drivers, errors, items, logs, preprocessing, syncs
+from tributary.cli import datasets, db, drivers, errors, imports, items, logs, preprocessing, syncs
 from tributary.hooks.connections import PROCESS_CONTEXT, read_connections_like_airflow_server
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -26,6 +26,7 @@ app.command("items")(items.items)
 app.command("preprocess")(preprocessing.preprocess)
 app.command("thumbnail")(items.thumbnail)
 app.command("runs")(syncs.runs)
+imports.register(app)
 
 _verbose = False
 
