@@ -268,3 +268,38 @@ def test_names_and_lookups(catalog, bucket_root):
     assert record["status"] == "pending"
     with pytest.raises(NotFound, match="no error report"):
         error_report(catalog, "notes", record["id"])
+
+
+def test_many_links_land_in_bulk_and_a_changed_url_replaces_the_link_in_place(
+    catalog, bucket_root, internal_root
+):
+    make_datasets(catalog, bucket_root)
+    rows = [["ID", "URL", "item_description"]] + [
+        [f"{i}.jpg", f"https://example.com/{i}.jpg", f"n{i}"] for i in range(3000)
+    ]
+
+    done = run_import(catalog, "notes", csv_bytes(rows), name="many.csv", chunk_rows=1000)
+
+    assert (done["created"], done["failed"]) == (3000, 0)
+    found = items_by_path(catalog)
+    assert len(found) == 3000 and {i["kind"] for i in found.values()} == {"link"}
+    assert found["/many/7.jpg.json"]["description"] == "n7"
+    assert parse_link((internal_root / "notes/many/7.jpg.json").read_bytes()).name == "7.jpg"
+    from tributary.catalog.schema import outbox
+
+    with catalog.begin() as conn:
+        announced = conn.execute(
+            sa.select(sa.func.count()).where(outbox.c.op == "announce")
+        ).scalar_one()
+    assert announced == 3000  # the drain emits items-created for them
+
+    rows[8][1] = "https://example.com/other.jpg"
+    again = run_import(catalog, "notes", csv_bytes(rows), name="many.csv", chunk_rows=1000)
+
+    assert (again["created"], again["updated"], again["skipped"]) == (0, 1, 2999)
+    changed = items_by_path(catalog)["/many/7.jpg.json"]
+    assert changed["id"] == found["/many/7.jpg.json"]["id"]
+    assert changed["source_url"] == "https://example.com/other.jpg"
+    assert parse_link((internal_root / "notes/many/7.jpg.json").read_bytes()).url == (
+        "https://example.com/other.jpg"
+    )

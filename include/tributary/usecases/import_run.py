@@ -192,8 +192,13 @@ def run_batch(catalog: Catalog, dataset: str, import_id: int, first: int, last: 
     fetcher = None
     try:
         for index in range(first, last + 1):
-            failed = []
-            for row in map(_row_of, _read_lines(ctx.store, ctx.chunk_key(index, "rows"))):
+            failed: list[RowError] = []
+            rows = [_row_of(d) for d in _read_lines(ctx.store, ctx.chunk_key(index, "rows"))]
+            if ctx.dataset.driver is None:  # the internal storage: new links in bulk
+                links = [row for row in rows if row.action == "link"]
+                rest = _land_links_in_bulk(ctx, links, counts, failed)
+                rows = [row for row in rows if row.action != "link"] + rest
+            for row in rows:
                 if row.action == "upload" and row.data is None and fetcher is None:
                     from tributary.ingest.fetch import Fetcher
 
@@ -203,6 +208,7 @@ def run_batch(catalog: Catalog, dataset: str, import_id: int, first: int, last: 
                 except TributaryError as exc:
                     counts["failed"] += 1
                     failed.append(RowError(row.line, row.id, _code(exc), _reason(exc)))
+            failed.sort(key=lambda error: error.line)
             _write_lines(ctx.store, ctx.chunk_key(index, "failed"), map(_error_json, failed))
     finally:
         if fetcher is not None:
@@ -237,6 +243,139 @@ def _land(ctx: _Context, row: CsvRow, fetcher) -> str:
             overwrite=True,
         )
     return _settle(ctx, result, row, source_url=row.url)
+
+
+def _land_links_in_bulk(
+    ctx: _Context, rows: list[CsvRow], counts: dict, failed: list[RowError]
+) -> list[CsvRow]:
+    """Link rows on the internal storage, a chunk at a time: identical links skipped (their
+    metadata settled), new ones written straight to their keys and indexed in one
+    transaction with their ``announce`` rows. Returns the rows left for ``upload`` (an
+    item to replace, a deleted one, one being uploaded, a race with another writer)."""
+    prepared = []
+    for row in rows:
+        try:
+            path = _target_path(ctx.record["folder"], row)
+            data = make_link(row.url, row.mimetype, row.name)
+        except TributaryError as exc:
+            counts["failed"] += 1
+            failed.append(RowError(row.line, row.id, _code(exc), _reason(exc)))
+            continue
+        prepared.append((row, path, data, hashlib.sha256(data).hexdigest()))
+    if not prepared:
+        return []
+    with ctx.catalog.begin() as conn:
+        existing = {
+            found["path"]: dict(found)
+            for found in conn.execute(
+                sa.select(items).where(
+                    (items.c.dataset_id == ctx.dataset.id)
+                    & items.c.path.in_([p[1] for p in prepared])
+                )
+            ).mappings()
+        }
+    new, rest = [], []
+    with ctx.catalog.begin() as conn:
+        for row, path, data, sha in prepared:
+            found = existing.get(path)
+            if found is None:
+                new.append((row, path, data, sha))
+            elif (
+                found["state"] == "active"
+                and found["sha256"] == sha
+                and found["downstream"] is None
+                and found["kind"] == "link"
+            ):
+                counts[_settle_in(conn, found, row)] += 1
+            else:
+                rest.append(row)
+    if new:
+        rest += _index_new_links(ctx, new, counts, failed)
+    return rest
+
+
+def _settle_in(conn, found: dict, row: CsvRow) -> str:
+    metadata = {**(found["user_metadata"] or {}), **(row.metadata or {})} or None
+    changes = {}
+    if metadata != found["user_metadata"]:
+        changes["user_metadata"] = metadata
+    if row.description is not None and row.description != found["description"]:
+        changes["description"] = row.description
+    if not changes:
+        return "skipped"
+    conn.execute(items.update().where(items.c.id == found["id"]).values(**changes))
+    return "updated"
+
+
+def _index_new_links(
+    ctx: _Context, new: list, counts: dict, failed: list[RowError]
+) -> list[CsvRow]:
+    from sqlalchemy.exc import IntegrityError
+
+    from tributary.catalog.schema import outbox as outbox_table
+    from tributary.sync.downstream import now_utc
+    from tributary.usecases.uploads import storage_key
+
+    values = []
+    for row, path, data, sha in new:
+        key = storage_key(ctx.store, ctx.dataset, path)
+        # A plain write (no fsync per file: a link file can be made again from its item's
+        # URL), then its listing facts, so a later sync recognises the file as ours.
+        ctx.store.write(key, data, content_type="application/json")
+        written = ctx.store.head(key)
+        link = parse_link(data)
+        now = now_utc()
+        values.append(
+            {
+                "dataset_id": ctx.dataset.id,
+                "path": path,
+                "storage_key": key,
+                "size": len(data),
+                "etag": written.etag,
+                "mtime": written.last_modified,
+                "mimetype": link.mimetype,
+                "state": "active",
+                "kind": "link",
+                "source_url": link.url,
+                "sha256": sha,
+                "preprocess_state": "pending",
+                "user_metadata": row.metadata or None,
+                "description": row.description,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    try:
+        with ctx.catalog.begin() as conn:
+            item_queries.check_quota(
+                conn, dataset_id=ctx.dataset.id, dataset_name=ctx.dataset.name, needed=len(new)
+            )
+            ids = conn.execute(items.insert().returning(items.c.id), values).scalars().all()
+            now = now_utc()
+            conn.execute(
+                outbox_table.insert(),
+                [
+                    {
+                        "dataset_id": ctx.dataset.id,
+                        "item_id": item_id,
+                        "op": "announce",
+                        "storage_key": value["storage_key"],
+                        "status": "pending",
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for item_id, value in zip(ids, values, strict=True)
+                ],
+            )
+    except IntegrityError:  # another writer took a path meanwhile: one by one instead
+        return [row for row, *_ in new]
+    except QuotaExceeded as exc:
+        for row, *_ in new:
+            counts["failed"] += 1
+            failed.append(RowError(row.line, row.id, _code(exc), _reason(exc)))
+        return []
+    counts["created"] += len(new)
+    return []
 
 
 def _upload_bytes(ctx: _Context, path: str, data: bytes, content_type: str) -> dict:
