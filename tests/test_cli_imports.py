@@ -55,3 +55,17 @@ def test_unknown_imports_are_one_line(run):
     assert code == 1 and err.strip() == "error: no import 9 in this dataset"
     code, out, err = run("imports", "notes")
     assert code == 0 and out == "" and "no imports into 'notes' yet" in err
+
+
+def test_link_adds_a_linked_item_and_shows_the_url_redacted(run, tmp_path):
+    assert run("dataset", "create", "notes")[0] == 1
+    url = "https://example.com/cam/a.jpg?X-Amz-Signature=s3cret"
+
+    code, out, _ = run("link", "notes", url, "--to", "/cams/")
+
+    assert code == 0 and out.startswith("created: /cams/a.jpg.json → https://example.com/cam/")
+    assert "s3cret" not in out and "(image/jpeg)" in out
+    code, out, _ = run("link", "notes", url, "--to", "/cams/", "--json")
+    assert code == 0 and json_lines(out)[0]["status"] == "skipped"
+    code, _, err = run("link", "notes", "ftp://example.com/a.jpg")
+    assert code == 1 and len(err.strip().splitlines()) == 1

@@ -1,4 +1,4 @@
-"""``tributary import``, ``tributary imports`` and ``tributary import-report``: CSV bulk
+"""``tributary link``, ``import``, ``imports`` and ``import-report``: linked items and CSV bulk
 link/upload imports (the CSV stored in the dataset's hidden folder, ``tributary_csv_ingest``
 started through Airflow), their counts and their per-row error reports."""
 
@@ -101,8 +101,38 @@ def import_report(
             target.write(chunk)
 
 
+def link(
+    dataset: str,
+    url: str,
+    name: Annotated[
+        str | None, typer.Option("--name", help="The item's name (default: the URL's).")
+    ] = None,
+    to: Annotated[str, typer.Option("--to", help="The folder to put the link in.")] = "/",
+    mimetype: Annotated[
+        str | None, typer.Option("--mimetype", help="What the URL serves (image/jpeg, video).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a link to another URL at that path.")
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Add a linked item: a link file in the dataset pointing at URL (the file stays there)."""
+    from tributary.usecases.catalog import open_catalog
+    from tributary.usecases.links import create_link
+
+    made = create_link(
+        open_catalog(), dataset, url, name=name, to=to, mimetype=mimetype, overwrite=overwrite
+    )
+    item = made["item"]
+    if json_out:
+        print_json(made)
+    else:
+        typer.echo(f"{made['status']}: {item['path']} → {item['url']} ({item['mimetype']})")
+
+
 def register(app: typer.Typer) -> None:
     """Add the import commands to the ``tributary`` command."""
+    app.command("link")(link)
     app.command("import")(import_csv)
     app.command("imports")(imports)
     app.command("import-report")(import_report)
