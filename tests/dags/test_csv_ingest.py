@@ -180,3 +180,47 @@ def test_a_link_reaches_the_bucket_and_a_sync_of_another_dataset_sees_a_linked_i
         "/data.json": ("file", None, "application/json"),
         "/later.jpg.json": ("link", "https://example.com/later.jpg", "image/jpeg"),
     }
+
+
+def test_a_csv_with_a_header_only_succeeds_with_nothing_to_do(
+    airflow_db, catalog, tmp_path, monkeypatch
+):
+    from tributary.catalog import datasets
+
+    monkeypatch.setenv("TRIBUTARY_STORAGE_ROOT", str(tmp_path / "internal"))
+    with catalog.begin() as conn:
+        datasets.create(conn, name="notes")
+    record = stored(catalog, "notes", b"ID,URL\n")
+
+    run = run_dag(DAG_ID, {"dataset": "notes", "import_id": record["id"]})
+
+    assert run.state == "success"
+    done = get_import(catalog, "notes", record["id"])
+    assert (done["status"], done["rows"], done["created"]) == ("succeeded", 0, 0)
+
+
+@pytest.mark.slow
+def test_a_100k_row_link_csv_through_the_real_dag(airflow_db, catalog, tmp_path, monkeypatch):
+    import time
+
+    from tributary.catalog import datasets
+
+    monkeypatch.setenv("TRIBUTARY_STORAGE_ROOT", str(tmp_path / "internal"))
+    with catalog.begin() as conn:
+        datasets.create(conn, name="notes")
+    body = "".join(f"{i}.jpg,https://example.com/p/{i}.jpg\n" for i in range(100_000))
+    record = stored(catalog, "notes", ("ID,URL\n" + body).encode(), name="big.csv")
+
+    started = time.perf_counter()
+    run = run_dag(DAG_ID, {"dataset": "notes", "import_id": record["id"]})
+    took = time.perf_counter() - started
+
+    assert run.state == "success"
+    done = get_import(catalog, "notes", record["id"])
+    assert (done["rows"], done["created"], done["failed"]) == (100_000, 100_000, 0)
+    with catalog.begin() as conn:
+        kinds = conn.execute(sa.select(items.c.kind, sa.func.count()).group_by(items.c.kind)).all()
+    assert [tuple(k) for k in kinds] == [("link", 100_000)]
+    extras = items_created_events(run)
+    assert extras and {e["dataset"] for e in extras} == {"notes"}
+    print(f"100k link rows through tributary_csv_ingest: {took:.1f} s")
