@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import heapq
 import io
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -198,22 +201,46 @@ def run_batch(catalog: Catalog, dataset: str, import_id: int, first: int, last: 
                 links = [row for row in rows if row.action == "link"]
                 rest = _land_links_in_bulk(ctx, links, counts, failed)
                 rows = [row for row in rows if row.action != "link"] + rest
-            for row in rows:
-                if row.action == "upload" and row.data is None and fetcher is None:
-                    from tributary.ingest.fetch import Fetcher
+            if fetcher is None and any(r.action == "upload" and r.data is None for r in rows):
+                from tributary.ingest.fetch import Fetcher
 
-                    fetcher = Fetcher()
-                try:
-                    counts[_land(ctx, row, fetcher)] += 1
-                except TributaryError as exc:
+                fetcher = Fetcher()
+            for outcome in _land_all(ctx, rows, fetcher):
+                if isinstance(outcome, RowError):
                     counts["failed"] += 1
-                    failed.append(RowError(row.line, row.id, _code(exc), _reason(exc)))
+                    failed.append(outcome)
+                else:
+                    counts[outcome] += 1
             failed.sort(key=lambda error: error.line)
             _write_lines(ctx.store, ctx.chunk_key(index, "failed"), map(_error_json, failed))
     finally:
         if fetcher is not None:
             fetcher.close()
     return counts
+
+
+def import_threads() -> int:
+    """Rows landed at once by one batch task (``TRIBUTARY_IMPORT_THREADS``, default 8)."""
+    return max(1, int(os.environ.get("TRIBUTARY_IMPORT_THREADS", "8")))
+
+
+def _land_all(ctx: _Context, rows: list[CsvRow], fetcher) -> list[str | RowError]:
+    """Each row's outcome, in order. Rows fetched from URLs wait on the network, so several
+    land at a time (the fetcher pools connections, the catalog gives each thread its own)
+    — except on SQLite, whose per-thread pool keeps only a few threads' connections."""
+    land = functools.partial(_try_land, ctx, fetcher=fetcher)
+    threads = 1 if ctx.catalog.is_sqlite else min(import_threads(), len(rows))
+    if threads <= 1:
+        return [land(row) for row in rows]
+    with ThreadPoolExecutor(threads, thread_name_prefix="import") as pool:
+        return list(pool.map(land, rows))
+
+
+def _try_land(ctx: _Context, row: CsvRow, fetcher) -> str | RowError:
+    try:
+        return _land(ctx, row, fetcher)
+    except TributaryError as exc:
+        return RowError(row.line, row.id, _code(exc), _reason(exc))
 
 
 def _land(ctx: _Context, row: CsvRow, fetcher) -> str:
