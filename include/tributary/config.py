@@ -202,6 +202,13 @@ def upload_multipart_threshold() -> int:
     return int(os.environ.get("TRIBUTARY_UPLOAD_MULTIPART_THRESHOLD", str(8 * 1024 * 1024)))
 
 
+def copy_multipart_threshold() -> int:
+    """Server-side copies above this many bytes go in parts (S3's multipart copy;
+    ``TRIBUTARY_COPY_MULTIPART_THRESHOLD``, 1 GiB). Below it one request copies the
+    object inside the storage (S3's CopyObject takes up to 5 GB)."""
+    return int(os.environ.get("TRIBUTARY_COPY_MULTIPART_THRESHOLD", str(1024 * 1024 * 1024)))
+
+
 def upload_concurrency() -> int:
     """Parts of one upload in flight at once (``TRIBUTARY_UPLOAD_CONCURRENCY``, 4): with the
     part size, what bounds an upload's memory."""

@@ -269,3 +269,36 @@ def _explain(conn, dataset_id, after, **filters) -> str:
     prefix = "EXPLAIN" if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
     rows = conn.exec_driver_sql(f"{prefix} {compiled}").all()
     return "\n".join(str(row[-1]) for row in rows)
+
+
+def test_name_takes_like_wildcards_and_backslashes_literally(catalog, dataset):
+    paths = ["/a/100%_done.jpg", "/a/100x-done.jpg", "/a/back\\slash.jpg", "/a/backslash.jpg"]
+    add_items(catalog, dataset.id, [{"path": p} for p in paths])
+
+    assert all_pages(catalog, name="%_") == ["/a/100%_done.jpg"]
+    assert all_pages(catalog, name="0%") == ["/a/100%_done.jpg"]
+    assert all_pages(catalog, name="k\\s") == ["/a/back\\slash.jpg"]
+    assert all_pages(catalog, name="DONE") == []  # case-sensitive on both catalogs
+
+
+def test_metadata_values_match_however_the_json_spells_them(catalog, dataset):
+    add_items(
+        catalog,
+        dataset.id,
+        [
+            {"path": "/float.jpg", "user_metadata": {"lot": 421.0, "who": "é/x"}},
+            {"path": "/int.jpg", "user_metadata": {"lot": 4210}},
+        ],
+    )
+    assert all_pages(catalog, metadata={"lot": 421}) == ["/float.jpg"]
+    assert all_pages(catalog, metadata={"who": "é/x"}) == ["/float.jpg"]
+    assert all_pages(catalog, metadata={"lot": 4210.0}) == ["/int.jpg"]
+
+
+def test_prefix_without_code_point_order_still_finds_exactly_the_prefix(
+    catalog, varied, monkeypatch
+):
+    # A PostgreSQL database with a linguistic collation: no range, an exact substr test.
+    monkeypatch.setattr(item_pages, "_compares_by_code_point", lambda conn: False)
+    assert all_pages(catalog, limit=2, prefix="/cam1/") == [A, B, D]
+    assert all_pages(catalog, limit=2, prefix="cam1") == [A, B, D, C, E]

@@ -160,3 +160,23 @@ def test_a_sync_dead_for_an_hour_does_not_block_the_delete(catalog, dataset):
 def test_delete_of_an_unknown_dataset(catalog):
     with pytest.raises(DatasetNotFound):
         delete_dataset(catalog, "nope")
+
+
+def test_delete_waits_for_writes_in_the_outbox_then_drops_its_rows(catalog, dataset):
+    """An upload or a bucket delete still in the outbox would be lost with the dataset:
+    refused, saying what to wait for; once applied, the dataset's outbox rows go with it
+    (an `announce` row alone never blocks)."""
+    from tributary.catalog import outbox
+
+    with catalog.begin() as conn:
+        dataset_id = conn.execute(sa.select(schema.datasets.c.id)).scalar_one()
+        put = outbox.enqueue(conn, dataset_id=dataset_id, op="put", storage_key="n.jpg")
+        outbox.enqueue(conn, dataset_id=dataset_id, op="announce", storage_key="n.jpg")
+
+    with pytest.raises(DatasetBusy, match=r"1 upload.* on their way to the bucket"):
+        delete_dataset(catalog, dataset)
+
+    with catalog.begin() as conn:
+        outbox.mark_done(conn, [put], now=dt.datetime.now(dt.UTC))
+    assert delete_dataset(catalog, dataset).items == 3
+    assert rows_of(catalog, schema.outbox) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,10 +14,11 @@ import sqlalchemy as sa
 from tests.sync.upstream_steps import upstream_sync
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import outbox as outbox_queries
+from tributary.catalog.datasets import Dataset
 from tributary.catalog.schema import items, outbox, sync_runs
-from tributary.config import internal_storage_root
 from tributary.errors import Conflict, InvalidInput, QuotaExceeded, RuleRefused
-from tributary.sync import listing, upstream
+from tributary.storage import open_dataset_store
+from tributary.sync import events, listing, upstream
 from tributary.usecases.datasets import create_dataset, set_quota, update_dataset
 from tributary.usecases.drivers import create_driver
 from tributary.usecases.edits import (
@@ -48,20 +50,46 @@ def external(catalog, bucket, *, allow_delete=False, name="ds") -> str:
     return name
 
 
+@pytest.fixture(params=["folder", "driver"])
+def storage(request, catalog, tmp_path, monkeypatch):
+    """The internal storage: the local folder, or a (local) driver named by
+    TRIBUTARY_STORAGE_DRIVER, where each dataset is a prefix of one bucket."""
+    if request.param == "driver":
+        (tmp_path / "store").mkdir()
+        create_driver(catalog, name="store", provider="local", bucket=str(tmp_path / "store"))
+        monkeypatch.setenv("TRIBUTARY_STORAGE_DRIVER", "store")
+    return request.param
+
+
+def key_of(dataset: str, path: str) -> str:
+    """The storage key of an internal dataset's path."""
+    store = open_dataset_store(Dataset(id=0, name=dataset, driver=None, sync_enabled=False))
+    return f"{store.prefix}{path[1:]}"
+
+
+def file_of(dataset: str, path: str) -> Path:
+    """Where an internal dataset's file lies on disk."""
+    store = open_dataset_store(Dataset(id=0, name=dataset, driver=None, sync_enabled=False))
+    return Path(store.root) / key_of(dataset, path)
+
+
 def internal(catalog, name="in", files=None) -> str:
     """An internal dataset with files written where uploads put them."""
     create_dataset(catalog, name=name, start_sync=False)
-    folder = internal_storage_root() / name
+    files = files or {"/a.jpg": b"aaaa", "/sub/b.png": b"bb"}
+    # Found before the transaction: the internal storage's driver is read from the catalog.
+    keys = {path: key_of(name, path) for path in files}
+    for path, data in files.items():
+        file_of(name, path).parent.mkdir(parents=True, exist_ok=True)
+        file_of(name, path).write_bytes(data)
     with catalog.begin() as conn:
         found = dataset_queries.get(conn, name)
-        for path, data in (files or {"/a.jpg": b"aaaa", "/sub/b.png": b"bb"}).items():
-            (folder / path[1:]).parent.mkdir(parents=True, exist_ok=True)
-            (folder / path[1:]).write_bytes(data)
+        for path, data in files.items():
             conn.execute(
                 items.insert().values(
                     dataset_id=found.id,
                     path=path,
-                    storage_key=path[1:],
+                    storage_key=keys[path],
                     size=len(data),
                     mimetype="image/jpeg",
                     user_metadata={"camera": 3},
@@ -132,7 +160,7 @@ def test_delete_with_allow_delete_queues_the_bucket_delete(catalog, bucket):
         assert outbox_queries.pending_count(conn) == 1
 
 
-def test_delete_in_the_internal_storage_queues_the_file_removal(catalog):
+def test_delete_in_the_internal_storage_queues_the_file_removal(catalog, storage):
     ds = internal(catalog)
     item = find_item(catalog, ds, "/a.jpg")
 
@@ -225,6 +253,17 @@ def test_restore_is_refused_once_the_delete_was_applied(catalog, bucket):
     assert get_item(catalog, ds, item["id"])["state"] == "deleted"
 
 
+def test_a_refused_restore_leaves_the_bucket_delete_queued(catalog, bucket):
+    ds = external(catalog, bucket, allow_delete=True)
+    item = find_item(catalog, ds, "/b.png")
+    delete_item(catalog, ds, item["id"])
+    (bucket / "b.png").unlink()  # gone before the drain came
+
+    with pytest.raises(Conflict, match="no longer in the bucket"):
+        restore_item(catalog, ds, item["id"])
+    assert outbox_rows(catalog, item["id"]) == [("delete", "b.png", "pending")]
+
+
 def test_restore_is_refused_when_the_file_left_the_bucket(catalog, bucket):
     ds = external(catalog, bucket)
     item = find_item(catalog, ds, "/b.png")
@@ -257,11 +296,10 @@ def test_items_on_a_driver_cannot_be_moved(catalog, bucket):
     assert (bucket / "b.png").exists()
 
 
-def test_an_internal_item_moves_with_its_file_id_and_metadata(catalog):
+def test_an_internal_item_moves_with_its_file_id_and_metadata(catalog, storage):
     ds = internal(catalog)
     item = find_item(catalog, ds, "/a.jpg")
-    folder = internal_storage_root() / ds
-    inode = os.stat(folder / "a.jpg").st_ino
+    inode = os.stat(file_of(ds, "/a.jpg")).st_ino
 
     moved = move_item(catalog, ds, item["id"], "/new/place/a2.png")
 
@@ -271,26 +309,26 @@ def test_an_internal_item_moves_with_its_file_id_and_metadata(catalog):
         "image/png",
     )
     assert moved["metadata"] == item["metadata"] and moved["description"] == "about /a.jpg"
-    assert not (folder / "a.jpg").exists()
-    assert (folder / "new/place/a2.png").read_bytes() == b"aaaa"
-    assert os.stat(folder / "new/place/a2.png").st_ino == inode  # renamed, not copied
+    assert not file_of(ds, "/a.jpg").exists()
+    assert file_of(ds, "/new/place/a2.png").read_bytes() == b"aaaa"
+    assert os.stat(file_of(ds, "/new/place/a2.png")).st_ino == inode  # renamed, not copied
     # A folder as the target keeps the file name.
     assert move_item(catalog, ds, item["id"], "/top/")["path"] == "/top/a2.png"
-    assert (folder / "top/a2.png").exists()
+    assert file_of(ds, "/top/a2.png").exists()
 
 
-def test_a_move_onto_a_taken_path_is_a_conflict(catalog):
+def test_a_move_onto_a_taken_path_is_a_conflict(catalog, storage):
     ds = internal(catalog)
     item = find_item(catalog, ds, "/a.jpg")
     with pytest.raises(Conflict, match=r"'/sub/b\.png' is taken by item"):
         move_item(catalog, ds, item["id"], "/sub/b.png")
     # A file no item knows, at the target: refused, neither file touched.
-    stray = internal_storage_root() / ds / "stray.jpg"
+    stray = file_of(ds, "/stray.jpg")
     stray.write_bytes(b"not mine")
     with pytest.raises(Conflict, match="a file is already there"):
         move_item(catalog, ds, item["id"], "/stray.jpg")
     assert stray.read_bytes() == b"not mine"
-    assert (internal_storage_root() / ds / "a.jpg").read_bytes() == b"aaaa"
+    assert file_of(ds, "/a.jpg").read_bytes() == b"aaaa"
     assert get_item(catalog, ds, item["id"])["path"] == "/a.jpg"
 
 
@@ -310,7 +348,15 @@ def test_bad_move_targets_are_refused(catalog, path, message):
         move_item(catalog, ds, find_item(catalog, ds, "/a.jpg")["id"], path)
 
 
-def test_a_deleted_item_does_not_move(catalog):
+def test_an_item_whose_file_is_missing_does_not_move(catalog, storage):
+    ds = internal(catalog)
+    file_of(ds, "/a.jpg").unlink()
+    with pytest.raises(Conflict, match="missing from the internal storage"):
+        move_item(catalog, ds, find_item(catalog, ds, "/a.jpg")["id"], "/b.jpg")
+    assert find_item(catalog, ds, "/a.jpg")["state"] == "active"
+
+
+def test_a_deleted_item_does_not_move(catalog, storage):
     ds = internal(catalog)
     item = find_item(catalog, ds, "/a.jpg")
     delete_item(catalog, ds, item["id"])
@@ -321,7 +367,7 @@ def test_a_deleted_item_does_not_move(catalog):
 # -- clone ---------------------------------------------------------------------------------
 
 
-def test_an_internal_clone_copies_records_and_links_the_files(catalog):
+def test_an_internal_clone_copies_records_and_links_the_files(catalog, storage):
     ds = internal(catalog)
     delete_item(catalog, ds, find_item(catalog, ds, "/sub/b.png")["id"])
 
@@ -342,11 +388,25 @@ def test_an_internal_clone_copies_records_and_links_the_files(catalog):
         "about /a.jpg",
     )
     assert (cloned["thumbnail"], cloned["preprocess_state"]) == (None, "pending")
-    copy = internal_storage_root() / "copy" / "a.jpg"
+    copy = file_of("copy", "/a.jpg")
     assert copy.read_bytes() == b"aaaa"
+    assert os.stat(copy).st_ino == os.stat(file_of(ds, "/a.jpg")).st_ino  # linked, not copied
     # The clone's file is its own name: moving the source's leaves it in place.
     move_item(catalog, ds, original["id"], "/moved.jpg")
     assert copy.exists()
+
+
+def test_a_failed_clone_removes_its_own_copies_only(catalog, storage):
+    ds = internal(catalog, files={"/a.jpg": b"aaaa", "/z/b.png": b"bb"})
+    file_of(ds, "/z/b.png").unlink()  # copied after /a.jpg (id order): the clone fails
+
+    with pytest.raises(Conflict, match="missing from the internal storage; nothing cloned"):
+        clone_dataset(catalog, ds, "copy")
+
+    assert not file_of("copy", "/a.jpg").exists()
+    assert file_of(ds, "/a.jpg").read_bytes() == b"aaaa"
+    with catalog.begin() as conn:
+        assert [d.name for d in dataset_queries.all_datasets(conn)] == ["in"]
 
 
 def test_an_external_clone_copies_records_only_on_the_same_driver(catalog, bucket):
@@ -373,6 +433,11 @@ def test_an_external_clone_copies_records_only_on_the_same_driver(catalog, bucke
     assert [op for op, _, _ in outbox_rows(catalog)] == []
     with pytest.raises(RuleRefused, match="rename the file in the bucket"):
         move_item(catalog, "copy", find_item(catalog, "copy", "/sub/a.jpg")["id"], "/x.jpg")
+    # Nor does the source delete a file its clone still names; once no one does, it may.
+    source_item = find_item(catalog, ds, "/sub/a.jpg")
+    assert delete_item(catalog, ds, source_item["id"])["bucket_file"] == "kept"
+    delete_item(catalog, ds, find_item(catalog, ds, "/b.png")["id"])
+    assert outbox_rows(catalog) == [("delete", "b.png", "pending")]
 
 
 def test_clones_across_storages_are_refused_with_the_rule(catalog, bucket, tmp_path):
@@ -392,7 +457,7 @@ def test_clones_across_storages_are_refused_with_the_rule(catalog, bucket, tmp_p
         assert [d.name for d in dataset_queries.all_datasets(conn)] == ["ds", "in"]
 
 
-def test_a_clone_checks_the_quota_before_copying(catalog):
+def test_a_clone_checks_the_quota_before_copying(catalog, storage):
     ds = internal(catalog)
     set_quota(catalog, "catalog", 3)
 
@@ -401,7 +466,8 @@ def test_a_clone_checks_the_quota_before_copying(catalog):
 
     with catalog.begin() as conn:
         assert [d.name for d in dataset_queries.all_datasets(conn)] == ["in"]
-    assert not (internal_storage_root() / "copy").exists()
+    assert not file_of("copy", "/a.jpg").exists()
+    assert file_of(ds, "/a.jpg").exists()  # the source's files untouched
 
 
 def test_a_clone_is_never_synced_and_says_why(catalog, bucket, airflow):
@@ -423,3 +489,89 @@ def test_a_clone_is_never_synced_and_says_why(catalog, bucket, airflow):
     # The nightly sync of every dataset leaves it out, even with its sync turned on.
     update_dataset(catalog, "copy", sync_enabled=True)
     assert upstream.select_datasets(catalog, None) == ["ds"]
+
+
+def test_bucket_events_reach_the_source_and_never_its_clone(catalog, bucket):
+    ds = external(catalog, bucket)
+    clone_dataset(catalog, ds, "copy")
+    (bucket / "new.jpg").write_bytes(b"new")
+    event = events.BucketEvent(
+        provider="local", bucket=str(bucket), key="new.jpg", kind="created", order="1",
+        size=3, etag="e1", mtime=NOW,
+    )  # fmt: skip
+
+    summaries = events.apply(catalog, [event], dag_id="t", run_id="e1")
+
+    assert [s["dataset"] for s in summaries] == ["ds"]
+    assert find_item(catalog, ds, "/new.jpg")["state"] == "active"
+    assert [i["path"] for i in list_items(catalog, "copy")["items"]] == ["/b.png", "/sub/a.jpg"]
+
+
+def test_cloned_records_take_the_clones_own_keys_in_a_bucket_internal_storage(catalog):
+    # An internal storage in a bucket keeps each dataset under its own prefix: the clone's
+    # records must name the copies, not the source's files.
+    from tributary.catalog import item_edits
+
+    with catalog.begin() as conn:
+        source = dataset_queries.create(conn, name="src", sync_enabled=False)
+        target = dataset_queries.create(conn, name="dst", sync_enabled=False)
+        conn.execute(
+            items.insert().values(
+                dataset_id=source.id, path="/a/b.jpg", storage_key="store/src/a/b.jpg", size=1,
+                created_at=NOW, updated_at=NOW,
+            )
+        )  # fmt: skip
+        item_edits.clone_items(
+            conn, source_id=source.id, target_id=target.id, now=NOW,
+            keys=("store/src/", "store/dst/"),
+        )  # fmt: skip
+        keys = conn.execute(
+            sa.select(items.c.storage_key, items.c.path).where(items.c.dataset_id == target.id)
+        ).all()
+    assert [tuple(k) for k in keys] == [("store/dst/a/b.jpg", "/a/b.jpg")]
+
+
+# -- with the real uploads and drain -------------------------------------------------------
+
+
+def test_uploaded_items_move_delete_and_stay_deleted_once_drained(catalog, storage):
+    import io
+
+    from tributary.usecases.downstream import drain
+    from tributary.usecases.uploads import upload
+
+    create_dataset(catalog, name="up", start_sync=False)
+    item = upload(catalog, "up", "/cam/a.jpg", io.BytesIO(b"jpeg"), metadata={"lot": 1})["item"]
+
+    moved = move_item(catalog, "up", item["id"], "/cam2/a.jpg")
+    assert file_of("up", "/cam2/a.jpg").read_bytes() == b"jpeg"
+    assert delete_item(catalog, "up", moved["id"])["bucket_file"] == "internal"
+    drain(catalog)
+
+    assert not file_of("up", "/cam2/a.jpg").exists()
+    with pytest.raises(Conflict, match="deleted from the internal storage; upload it again"):
+        restore_item(catalog, "up", item["id"])
+    # Uploaded again: the same path is a live item again.
+    again = upload(catalog, "up", "/cam2/a.jpg", io.BytesIO(b"jpeg"))
+    assert find_item(catalog, "up", "/cam2/a.jpg")["state"] == "active"
+    assert again["status"] in ("created", "replaced")
+
+
+@pytest.mark.parametrize("allow_delete", [True, False], ids=["allow-delete", "no-delete"])
+def test_the_drain_applies_a_bucket_delete_only_where_allowed(catalog, bucket, allow_delete):
+    from tributary.usecases.downstream import drain
+
+    ds = external(catalog, bucket, allow_delete=allow_delete)
+    item = find_item(catalog, ds, "/b.png")
+    delete_item(catalog, ds, item["id"])
+    drain(catalog)
+    upstream_sync(catalog, ds)
+
+    assert (bucket / "b.png").exists() is not allow_delete
+    assert get_item(catalog, ds, item["id"])["state"] == "deleted"
+    assert get_item(catalog, ds, item["id"])["downstream"] is None
+    if allow_delete:
+        with pytest.raises(Conflict, match="deleted from the bucket"):
+            restore_item(catalog, ds, item["id"])
+    else:
+        assert restore_item(catalog, ds, item["id"])["state"] == "active"

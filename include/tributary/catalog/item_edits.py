@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tributary.catalog import outbox as outbox_queries
-from tributary.catalog.schema import datasets, items, outbox
+from tributary.catalog.schema import datasets, drivers, items, outbox
 from tributary.errors import NotFound
 
 # The outbox status of an operation a restore withdrew before the drain applied it. The
@@ -46,6 +46,27 @@ def holder_of(conn: Connection, dataset_id: int, *, path: str, storage_key: str)
         .first()
     )
     return dict(row) if row else None
+
+
+def shared_elsewhere(conn: Connection, item: dict, driver_id: int) -> bool:
+    """Whether another live item (of a clone, or of a dataset whose folder overlaps) names
+    the same object: the same storage key in the same bucket of the same provider."""
+    bucket = sa.select(drivers.c.provider, drivers.c.bucket).where(drivers.c.id == driver_id)
+    provider, name = conn.execute(bucket).one()
+    others = (
+        sa.select(items.c.id)
+        .join(datasets, datasets.c.id == items.c.dataset_id)
+        .join(drivers, drivers.c.id == datasets.c.driver_id)
+        .where(
+            (items.c.storage_key == item["storage_key"])
+            & (items.c.id != item["id"])
+            & (items.c.state != "deleted")
+            & (drivers.c.provider == provider)
+            & (drivers.c.bucket == name)
+        )
+        .limit(1)
+    )
+    return conn.execute(others).first() is not None
 
 
 def mark_deleted(conn: Connection, item: dict, *, delete_key: bool, now: dt.datetime) -> dict:
@@ -93,15 +114,28 @@ def deletes_of(conn: Connection, item_id: int, since: dt.datetime | None) -> dic
     return dict(conn.execute(query).all())
 
 
-def cancel_pending(conn: Connection, item_id: int, ops: tuple[str, ...]) -> int:
-    """Withdraw the item's pending outbox operations of ``ops``; returns how many."""
-    return conn.execute(
-        outbox.update()
-        .where(
-            (outbox.c.item_id == item_id) & (outbox.c.status == "pending") & outbox.c.op.in_(ops)
+def cancel_pending(conn: Connection, item_id: int, ops: tuple[str, ...]) -> list[int]:
+    """Withdraw the item's pending outbox operations of ``ops``; returns their ids."""
+    which = (outbox.c.item_id == item_id) & (outbox.c.status == "pending") & outbox.c.op.in_(ops)
+    ids = list(conn.execute(sa.select(outbox.c.id).where(which)).scalars())
+    if ids:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(ids) & (outbox.c.status == "pending"))
+            .values(status=CANCELLED, error="cancelled: the item was restored")
         )
-        .values(status=CANCELLED, error="cancelled: the item was restored")
-    ).rowcount
+    return ids
+
+
+def requeue(conn: Connection, entry_ids: list[int]) -> None:
+    """Put operations withdrawn by ``cancel_pending`` back in the queue (the restore they
+    were withdrawn for did not happen)."""
+    if entry_ids:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(entry_ids) & (outbox.c.status == CANCELLED))
+            .values(status="pending", error=None)
+        )
 
 
 def mark_restored(conn: Connection, item: dict, *, now: dt.datetime) -> dict:
@@ -181,9 +215,11 @@ def clone_items(
     target_id: int,
     now: dt.datetime,
     max_id: int | None = None,
-) -> int:
+    keys: tuple[str, str] | None = None,
+) -> None:
     """Copy the source's active items (up to ``max_id``) into the target, in one
-    ``INSERT … SELECT``; returns how many.
+    ``INSERT … SELECT``. ``keys`` (source prefix, target prefix)
+    rewrites the storage keys where the clone's files lie elsewhere (internal storage).
 
     Thumbnails are not shared: a thumbnail lives under its dataset's id in the hidden
     folder and goes when its item or dataset is deleted, so an item that had one is
@@ -193,10 +229,14 @@ def clone_items(
     which = (source.dataset_id == source_id) & (source.state == "active")
     if max_id is not None:
         which &= source.id <= max_id
+    copied = [source[name] for name in _CLONED]
+    if keys is not None and keys[0] != keys[1]:
+        cut = sa.func.substr(source.storage_key, len(keys[0]) + 1)
+        copied[_CLONED.index("storage_key")] = sa.literal(keys[1]) + cut
     select = (
         sa.select(
             sa.literal(target_id),
-            *(source[name] for name in _CLONED),
+            *copied,
             sa.literal("active"),
             sa.case((source.thumbnail_key.is_not(None), "pending"), else_=source.preprocess_state),
             sa.literal(now, items.c.created_at.type),
@@ -206,7 +246,7 @@ def clone_items(
         .order_by(source.path, source.id)
     )
     columns = ["dataset_id", *_CLONED, "state", "preprocess_state", "created_at", "updated_at"]
-    return conn.execute(items.insert().from_select(columns, select)).rowcount
+    conn.execute(items.insert().from_select(columns, select))
 
 
 def set_origin(conn: Connection, dataset_id: int, *, origin: str, detail: str) -> None:

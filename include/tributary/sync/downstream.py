@@ -252,6 +252,8 @@ def _put(catalog: Catalog, store: ObjectStore, dataset: Dataset, entry: dict) ->
         # copy: the item must stay "waiting" for it. The next drain finishes the row.
         if _sync_running(conn, dataset.id):
             return "deferred"
+        if _status(conn, entry["id"]) != "pending":
+            return "applied"  # finished meanwhile by another drain (or the upload itself)
         if entry["item_id"] is not None:
             conn.execute(
                 items.update()
@@ -273,6 +275,12 @@ def _put(catalog: Catalog, store: ObjectStore, dataset: Dataset, entry: dict) ->
     return "applied"
 
 
+def _status(conn: Connection, entry_id: int) -> str | None:
+    return conn.execute(
+        sa.select(outbox_table.c.status).where(outbox_table.c.id == entry_id)
+    ).scalar()
+
+
 def _abandon(catalog: Catalog, store: ObjectStore, entry: dict) -> str:
     """Remove an upload's reservation whose lease ran out: its process died mid-upload (no
     client was told it succeeded). A new item goes; an existing one stays as it was."""
@@ -289,19 +297,25 @@ def _abandon(catalog: Catalog, store: ObjectStore, entry: dict) -> str:
     return "abandoned"
 
 
+def still_reserved(conn: Connection, entry_id: int) -> str | None:
+    """The reservation mark of a put row that is still one, else None."""
+    row = conn.execute(
+        sa.select(outbox_table.c.error, outbox_table.c.status).where(outbox_table.c.id == entry_id)
+    ).first()
+    if row is None or row.status != "pending" or row.error not in RESERVED:
+        return None
+    return row.error
+
+
 def release_reservation(conn: Connection, entry: dict) -> bool:
     """Undo a reservation that is still one (in the caller's transaction): the new item
     is deleted, an existing item's ``downstream`` flag cleared, the put row removed.
     False when it is no reservation any more."""
-    row = conn.execute(
-        sa.select(outbox_table.c.error, outbox_table.c.status).where(
-            outbox_table.c.id == entry["id"]
-        )
-    ).first()
-    if row is None or row.status != "pending" or row.error not in RESERVED:
+    mark = still_reserved(conn, entry["id"])
+    if mark is None:
         return False
     waiting = (items.c.id == entry["item_id"]) & (items.c.downstream == "put")
-    if row.error == RESERVED_NEW:
+    if mark == RESERVED_NEW:
         conn.execute(items.delete().where(waiting))
     else:
         conn.execute(items.update().where(waiting).values(downstream=None))
@@ -439,10 +453,10 @@ def _announce(conn: Connection, dataset_id: int | None, now: dt.datetime) -> lis
     if dataset_id is not None:
         query = query.where(table.dataset_id == dataset_id)
     rows = conn.execute(query).all()
-    created: dict[int, list[int]] = {}
+    created: dict[int, set[int]] = {}  # an item uploaded twice is announced once
     for row in rows:
         if row.state == "active":
-            created.setdefault(row.dataset_id, []).append(row.item_id)
+            created.setdefault(row.dataset_id, set()).add(row.item_id)
     done = [row.id for row in rows]
     for start in range(0, len(done), 500):
         outbox.mark_done(conn, done[start : start + 500], now=now)

@@ -12,6 +12,7 @@ from tributary import config
 from tributary.airflow_rest import AirflowClient
 from tributary.catalog import Catalog
 from tributary.catalog import datasets as dataset_queries
+from tributary.catalog import outbox as outbox_queries
 from tributary.catalog import preprocessing as preprocessing_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import CATALOG_SCOPE, Dataset, QuotaUsage
@@ -233,7 +234,8 @@ def delete_dataset(
     its bucket or folder are never touched: they are the user's, not Tributary's.
 
     Refused (``DatasetBusy``) while a sync of it is running: deleting under a live sync
-    would leave it writing items of a dataset that no longer exists. A sync counts as
+    would leave it writing items of a dataset that no longer exists; and while uploads or
+    bucket deletes wait in its outbox (their bytes and decisions would be lost). A sync counts as
     over by the lock's takeover rule (``run_alive``, or no heartbeat for an hour).
     """
     try:
@@ -242,6 +244,17 @@ def delete_dataset(
             live = sync_queries.live_syncs(conn, dataset.id, run_alive=run_alive)
             if live:
                 raise DatasetBusy(name, sync_queries.held_by(live[0]))
+            waiting = outbox_queries.waiting_writes(conn, dataset.id)
+            if waiting:
+                # Deleting now would strand uploaded bytes in the hidden folder and forget
+                # deletes a user asked for: let the drain carry them to the bucket first.
+                raise DatasetBusy(
+                    name,
+                    f"{waiting} upload(s) or delete(s) are still on their way to the bucket; "
+                    "the downstream sync (tributary_downstream_sync) applies them, then the "
+                    "dataset can be deleted",
+                )
+            outbox_queries.forget_dataset(conn, dataset.id)
             sync_runs = sync_queries.delete_history(conn, dataset.id)
             items = dataset_queries.delete(conn, dataset.id)
     except sa.exc.IntegrityError as exc:

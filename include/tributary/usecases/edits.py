@@ -6,7 +6,8 @@
   The file goes too only where Tributary may delete it: a driver with ``allow_delete``
   (outbox ``delete``: ``"deleting"``) or the internal storage (``"internal"``); otherwise
   it stays in the bucket (``"kept"``). A clone on a driver shares its source's files, so
-  it never deletes one (``"kept"``).
+  it never deletes one (``"kept"``), and no delete removes a file that a live item of
+  another dataset (a clone, an overlapping folder) still names.
 * **Restore** brings a deleted item back while its file is still there: a delete still
   waiting in the outbox is withdrawn; one already applied cannot be undone.
 * **Move/rename**: items of the internal storage only. A dataset on a driver mirrors its
@@ -28,19 +29,20 @@ import errno
 import os
 import shutil
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from tributary.catalog import Catalog, item_edits
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog.datasets import CATALOG_SCOPE, Dataset
-from tributary.config import HIDDEN_FOLDER
 from tributary.errors import Conflict, DatasetNotFound, InvalidInput, QuotaExceeded, RuleRefused
 from tributary.mimetype import mimetype_of_extension
-from tributary.storage import ObjectStore, open_dataset_store
+from tributary.storage import ObjectStore, StorageError, open_dataset_store
 from tributary.storage.base import ObjectNotFound
 from tributary.storage.local import LocalStore
 from tributary.usecases.datasets import describe_dataset
 from tributary.usecases.items import item_record
+from tributary.usecases.uploads import check_upload_path
 
 MOVE_RULE = (
     "items of a dataset on a driver cannot be moved or renamed on the platform: rename the "
@@ -74,6 +76,8 @@ def delete_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
         found = dataset_queries.get(conn, dataset)
         item = item_edits.item_row(conn, found.id, item_id, lock=True)
         fate = bucket_file_fate(found)
+        if fate == "deleting" and item_edits.shared_elsewhere(conn, item, found.driver.id):
+            fate = "kept"  # another dataset's item still names this file: never delete it
         if item["state"] != "deleted":
             if item["downstream"] == "put":
                 raise Conflict(
@@ -98,11 +102,15 @@ def restore_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
         if applied:
             raise Conflict(_file_gone(found, item, "deleted"))
         # Withdrawn first, checked after: a delete the drain applies meanwhile is seen.
-        item_edits.cancel_pending(conn, item_id, ("delete",))
+        withdrawn = item_edits.cancel_pending(conn, item_id, ("delete",))
     try:
         open_dataset_store(found).head(item["storage_key"])
-    except ObjectNotFound:
-        raise Conflict(_file_gone(found, item, "missing")) from None
+    except BaseException as exc:
+        with catalog.begin() as conn:  # no restore: the delete goes ahead as it was
+            item_edits.requeue(conn, withdrawn)
+        if isinstance(exc, ObjectNotFound):
+            raise Conflict(_file_gone(found, item, "missing")) from None
+        raise
     with catalog.begin() as conn:
         item = item_edits.item_row(conn, found.id, item_id, lock=True)
         if item["state"] != "deleted":  # restored (or revived by a sync) meanwhile
@@ -130,11 +138,7 @@ def _check_quota(conn, dataset: Dataset | None, *, needed: int, what: str) -> No
     for scope in scopes:
         usage = dataset_queries.quota_usage(conn, scope)
         if usage.available is not None and needed > usage.available:
-            where = (
-                "the catalog"
-                if dataset is None or scope == CATALOG_SCOPE
-                else (f"dataset {dataset.name!r}")
-            )
+            where = f"dataset {dataset.name!r}" if scope != CATALOG_SCOPE else "the catalog"
             raise QuotaExceeded(
                 f"data-point quota exceeded for {where}: {what} needs {needed} data points, "
                 f"{usage.available} available (quota {usage.limit}, {usage.used} in use); "
@@ -182,25 +186,14 @@ def move_item(catalog: Catalog, dataset: str, item_id: int, new_path: str) -> di
 
 
 def item_path(path: str, *, keep_name: str | None = None) -> str:
-    """A checked item path ``/a/b.jpg``: no empty, ``.`` or ``..`` segment, no control
-    character, not in the hidden folder. A path ending in ``/`` is a folder: ``keep_name``
-    is appended (else refused)."""
+    """A checked item path ``/a/b.jpg``, by the rules uploads follow (``check_upload_path``:
+    no ``..``, no empty segment, no control character, not in the hidden folder, …). A
+    path ending in ``/`` is a folder: ``keep_name`` is appended (else refused)."""
     if not isinstance(path, str) or not path.strip():
         raise InvalidInput("give a path such as /folder/name.jpg")
-    if path.endswith("/"):
-        if not keep_name:
-            raise InvalidInput(f"{path!r} is a folder; give a file path")
+    if path.endswith("/") and keep_name:
         path += keep_name
-    if not path.startswith("/"):
-        path = f"/{path}"
-    segments = path[1:].split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        raise InvalidInput(f"{path!r}: empty, '.' and '..' path segments are not allowed")
-    if any(ord(c) < 32 or ord(c) == 127 for c in path):
-        raise InvalidInput(f"{path!r}: control characters are not allowed in a path")
-    if segments[0] == HIDDEN_FOLDER:
-        raise InvalidInput(f"{path!r}: {HIDDEN_FOLDER}/ is Tributary's hidden folder")
-    return path
+    return check_upload_path(path if path.startswith("/") else f"/{path}")
 
 
 def _check_free(conn, dataset: Dataset, path: str, key: str) -> None:
@@ -221,11 +214,16 @@ def _link(store: ObjectStore, old: str, new: str, path: str) -> None:
             os.link(source, target, follow_symlinks=False)
         except FileExistsError:
             raise Conflict(f"{path!r}: a file is already there in the internal storage") from None
+        except FileNotFoundError:
+            raise Conflict(f"{old!r} is missing from the internal storage; not moved") from None
         return
     with contextlib.suppress(ObjectNotFound):
         store.head(new)
         raise Conflict(f"{path!r}: a file is already there in the internal storage")
-    store.write(new, store.read(old))
+    try:
+        store.copy(old, new)  # server-side: no bytes through this process
+    except ObjectNotFound:
+        raise Conflict(f"{old!r} is missing from the internal storage; not moved") from None
 
 
 def _remove(store: ObjectStore, key: str) -> None:
@@ -260,9 +258,7 @@ def clone_dataset(catalog: Catalog, source: str, target: str, *, driver: str | N
             raise Conflict(f"dataset {target!r} already exists")
         needed = item_edits.active_count(conn, origin.id)
         _check_quota(conn, None, needed=needed, what=f"cloning {source!r}")
-    copied = None
-    if origin.driver is None:
-        copied = _copy_internal_files(catalog, origin, target)
+    copied = _copy_internal_files(catalog, origin, target) if origin.driver is None else None
     try:
         with catalog.begin() as conn:
             made = dataset_queries.create(
@@ -282,11 +278,12 @@ def clone_dataset(catalog: Catalog, source: str, target: str, *, driver: str | N
                 source_id=origin.id,
                 target_id=made.id,
                 now=_now(),
-                max_id=copied[0] if copied else None,
+                max_id=copied.last_id if copied else None,
+                keys=(copied.source_prefix, copied.target_prefix) if copied else None,
             )
     except BaseException:
         if copied:
-            shutil.rmtree(copied[1], ignore_errors=True)
+            copied.undo()
         raise
     report = describe_dataset(catalog, target).as_dict()
     return {**report, "origin": "clone", "origin_detail": f"clone of {source!r}"}
@@ -314,29 +311,66 @@ def _exists(conn, name: str) -> bool:
     return True
 
 
-def _copy_internal_files(catalog: Catalog, origin: Dataset, target: str) -> tuple[int, Path]:
-    """Give the clone's internal folder the source's files (hard links where the
-    filesystem allows, else copies), page by page; returns the last item id copied and
-    the folder (removed again if the clone fails)."""
-    source_store = open_dataset_store(origin)
-    target_store = open_dataset_store(Dataset(id=0, name=target, driver=None, sync_enabled=False))
-    if not isinstance(source_store, LocalStore) or not isinstance(target_store, LocalStore):
-        raise RuleRefused("cloning is only supported on a local internal storage for now")
-    if any(target_store.root.iterdir()):
-        raise Conflict(f"the internal folder of {target!r} is not empty: {target_store.root}")
-    last_id = 0
+@dataclass
+class _InternalCopy:
+    """The files an internal clone was given: the last source item id copied, and the key
+    prefixes of the two datasets (one folder each in the internal storage)."""
+
+    store: ObjectStore
+    source_prefix: str
+    target_prefix: str
+    last_id: int = 0
+
+    def target_key(self, key: str) -> str:
+        return self.target_prefix + key[len(self.source_prefix) :]
+
+    def undo(self) -> None:
+        """Remove what was copied (best effort: the clone failed, nothing refers to it)."""
+        if isinstance(self.store, LocalStore):
+            # The clone's own folder: the store's root is the whole internal storage when
+            # that is a local driver (TRIBUTARY_STORAGE_DRIVER).
+            shutil.rmtree(self.store.root / self.target_prefix, ignore_errors=True)
+            return
+        with contextlib.suppress(StorageError):
+            for page in self.store.list_raw(self.target_prefix):
+                for obj in page:
+                    if obj.key.startswith(self.target_prefix):
+                        self.store.delete(obj.key)
+
+
+def _copy_internal_files(catalog: Catalog, origin: Dataset, target: str) -> _InternalCopy:
+    """Give the clone's internal folder the source's files, page by page: hard links in a
+    local internal storage (copies where the filesystem cannot link), server-side copies
+    in a bucket. Refused when the target folder already holds files."""
+    source = open_dataset_store(origin)
+    store = open_dataset_store(Dataset(id=0, name=target, driver=None, sync_enabled=False))
+    copied = _InternalCopy(store, source.prefix, store.prefix)
+    if next(iter(store.list_raw(store.prefix)), None):
+        raise Conflict(f"the internal folder of {target!r} already holds files ({store.location})")
     try:
         while True:
             with catalog.begin() as conn:
-                page = item_edits.active_keys(conn, origin.id, after_id=last_id, limit=CLONE_PAGE)
+                page = item_edits.active_keys(
+                    conn, origin.id, after_id=copied.last_id, limit=CLONE_PAGE
+                )
             for item_id, key in page:
-                _copy_local(_local_path(source_store, key), _local_path(target_store, key))
-                last_id = item_id
+                _copy_file(source, key, store, copied.target_key(key))
+                copied.last_id = item_id
             if len(page) < CLONE_PAGE:
-                return last_id, target_store.root
+                return copied
     except BaseException:
-        shutil.rmtree(target_store.root, ignore_errors=True)
+        copied.undo()
         raise
+
+
+def _copy_file(source: ObjectStore, key: str, target: ObjectStore, target_key: str) -> None:
+    if isinstance(source, LocalStore) and isinstance(target, LocalStore):
+        _copy_local(_local_path(source, key), _local_path(target, target_key))
+        return
+    try:
+        source.copy(key, target_key)  # server-side, in the internal storage's one bucket
+    except ObjectNotFound:
+        raise Conflict(f"{key!r} is missing from the internal storage; nothing cloned") from None
 
 
 def _copy_local(source: Path, target: Path) -> None:

@@ -152,7 +152,6 @@ class Reservation:
     """An upload's claim on its item and its put row, before the body arrives."""
 
     entry: dict  # the put row: id, item_id, storage_key, spool_key, error (the mark)
-    created: bool  # the item was made by this upload
     previous: Mapping | None  # the item as it was before (None: new)
 
     @property
@@ -389,7 +388,7 @@ def _reserve(
         "spool_key": spool,
         "error": mark,
     }
-    return Reservation(entry, created=existing is None, previous=existing)
+    return Reservation(entry, previous=existing)
 
 
 def _write(
@@ -419,25 +418,27 @@ def _write(
     try:
         return store.write_stream(target, body, size=size, content_type=content_type)
     except BaseException:
-        _release(catalog, store, reservation, written=False)
+        _release(catalog, store, reservation)  # the object too: the write may have landed
         raise
 
 
-def _release(
-    catalog: Catalog, store: ObjectStore, reservation: Reservation, *, written: bool = True
-) -> None:
+def _release(catalog: Catalog, store: ObjectStore, reservation: Reservation) -> None:
     """Undo a reservation (the write failed, or the content was already there): the
     written object first, then the rows. A crash in between leaves the reservation to
     expire; the drain then finishes the undo."""
     entry = reservation.entry
-    if written:
-        try:
-            store.delete(entry["storage_key"] if reservation.straight else entry["spool_key"])
-        except Exception:
-            log.warning(
-                "Could not delete the unfinished upload of %s", entry["storage_key"], exc_info=True
-            )
-            return  # the reservation expires and the drain deletes it
+    if reservation.straight:
+        with catalog.begin() as conn:
+            if not downstream.still_reserved(conn, entry["id"]):
+                return  # the drain undid it (lease over): the key may be another upload's
+    try:
+        # A spool's name is this upload's alone; a straight key is held by its new item.
+        store.delete(entry["storage_key"] if reservation.straight else entry["spool_key"])
+    except Exception:
+        log.warning(
+            "Could not delete the unfinished upload of %s", entry["storage_key"], exc_info=True
+        )
+        return  # the reservation expires and the drain deletes it
     with catalog.begin() as conn:
         downstream.release_reservation(conn, entry)
 
