@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.ingest.http_server import JPEG, TestServer
 from tributary.catalog import datasets, drivers
-from tributary.catalog.schema import items
+from tributary.catalog.schema import imports, items
 from tributary.errors import InvalidInput, NotFound, QuotaExceeded
 from tributary.ingest.errors import CsvRefused
 from tributary.ingest.links import parse_link
@@ -303,3 +303,14 @@ def test_many_links_land_in_bulk_and_a_changed_url_replaces_the_link_in_place(
     assert parse_link((internal_root / "notes/many/7.jpg.json").read_bytes()).url == (
         "https://example.com/other.jpg"
     )
+
+
+def test_a_dataset_with_imports_can_be_deleted(catalog, bucket_root):
+    from tributary.usecases.datasets import delete_dataset
+
+    make_datasets(catalog, bucket_root)
+    start_import(catalog, "notes", io.BytesIO(b"ID,URL\n"), "a.csv")
+
+    assert delete_dataset(catalog, "notes", run_alive=lambda *_: False).name == "notes"
+    with catalog.begin() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(imports)).scalar() == 0
