@@ -17,6 +17,7 @@ EXPECTED_DAGS = {
     "tributary_event_sync",
     "tributary_preprocess",
     "tributary_permission_check",
+    "tributary_downstream_sync",
     "example_tributary_dominant_colour",
     "example_tributary_s3_to_dataset",
     "example_tributary_local_folder",
