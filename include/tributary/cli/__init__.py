@@ -1,4 +1,5 @@
-"""The ``tributary`` command: drivers, datasets, syncs, items and runs.
+"""The ``tributary`` command: drivers, datasets, syncs, items and runs; uploads, metadata
+and platform edits through Tributary's REST API.
 
 Every listing command takes ``--json`` and then prints one JSON object per line.
 Errors are one line on stderr, exit code 2 for a usage error and 1 for a failure; never
@@ -14,7 +15,20 @@ from typing import Annotated
 import typer
 from typer._click import exceptions as click_errors
 
-from tributary.cli import datasets, db, drivers, errors, imports, items, logs, preprocessing, syncs
+from tributary.cli import (
+    datasets,
+    db,
+    drivers,
+    edits,
+    errors,
+    imports,
+    items,
+    logs,
+    metadata,
+    preprocessing,
+    syncs,
+    uploads,
+)
 from tributary.hooks.connections import PROCESS_CONTEXT, read_connections_like_airflow_server
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -26,6 +40,14 @@ app.command("items")(items.items)
 app.command("preprocess")(preprocessing.preprocess)
 app.command("thumbnail")(items.thumbnail)
 app.command("runs")(syncs.runs)
+# Platform commands: through the REST API (tributary.client), no catalog, no Airflow.
+app.command("upload")(uploads.upload)
+app.command("meta")(metadata.meta)
+app.command("delete")(edits.delete)
+app.command("restore")(edits.restore)
+app.command("move")(edits.move)
+app.command("clone")(edits.clone)
+# Links and CSV imports: local (the catalog and the dataset's storage).
 imports.register(app)
 
 _verbose = False
