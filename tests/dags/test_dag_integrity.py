@@ -18,6 +18,7 @@ EXPECTED_DAGS = {
     "tributary_preprocess",
     "tributary_permission_check",
     "tributary_downstream_sync",
+    "tributary_csv_ingest",
     "example_tributary_dominant_colour",
     "example_tributary_s3_to_dataset",
     "example_tributary_local_folder",

@@ -12,7 +12,7 @@ from tributary import folder_templates
 from tributary.catalog import drivers as driver_queries
 from tributary.catalog.drivers import Driver
 from tributary.catalog.names import check_name
-from tributary.catalog.schema import datasets, items, quotas
+from tributary.catalog.schema import datasets, imports, items, quotas
 from tributary.errors import DatasetNotFound, InvalidInput, NotFound
 
 
@@ -274,10 +274,11 @@ def names_using_driver(conn: Connection, driver_id: int) -> list[str]:
 
 
 def delete(conn: Connection, dataset_id: int) -> int:
-    """Delete a dataset's items, its quota and the dataset itself; returns the items
-    deleted. Its sync history goes first (``syncs.delete_history``): those rows refer to
+    """Delete a dataset's items, its CSV imports, its quota and the dataset itself; returns
+    the items deleted. Its sync history goes first (``syncs.delete_history``): those rows refer to
     the dataset."""
     deleted = conn.execute(items.delete().where(items.c.dataset_id == dataset_id)).rowcount
+    conn.execute(imports.delete().where(imports.c.dataset_id == dataset_id))
     conn.execute(quotas.delete().where(quotas.c.scope == quota_scope(dataset_id)))
     conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
     return deleted

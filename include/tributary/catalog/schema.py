@@ -78,6 +78,10 @@ items = sa.Table(
     sa.Column("deleted_at", Timestamp),
     # SHA-256 of the content when Tributary wrote it (uploads): identical re-uploads skip.
     sa.Column("sha256", sa.String(64)),
+    # Where the content lives or came from: a linked item's URL (its link file holds it
+    # too), or the URL a CSV import fetched a file from. May be pre-signed: never shown
+    # as it is (``tributary.ingest.redact.redact_url``).
+    sa.Column("source_url", sa.Text),
     # Preprocessing: pending | done | failed.
     sa.Column("preprocess_state", sa.String(16), nullable=False, server_default="pending"),
     # Why preprocessing failed (truncated file, decompression bomb, …) when it did.
@@ -256,4 +260,31 @@ outbox = sa.Table(
     sa.Column("applied_at", Timestamp),
     sa.Index("ix_outbox_pending", "status", "next_attempt_at", "id"),
     sa.Index("ix_outbox_dataset", "dataset_id", "status"),
+)
+
+# CSV imports (tributary_csv_ingest): the CSV waits in the hidden folder
+# (.tributary/imports/<id>/source.csv, errors.csv beside it); rows land in ``folder``
+# (named after the CSV file). status: pending | running | succeeded | failed.
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("rows", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("valid", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("failed", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated", sa.BigInteger, nullable=False, server_default="0"),
+    # One line per warning (ignored columns, …).
+    sa.Column("warnings", sa.Text),
+    # Why the whole import failed (a refused file, the quota), one line.
+    sa.Column("error", sa.Text),
+    sa.Column("dag_run_id", sa.String(250)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+    sa.Index("ix_imports_dataset", "dataset_id", "id"),
 )

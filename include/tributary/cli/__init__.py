@@ -21,6 +21,7 @@ from tributary.cli import (
     drivers,
     edits,
     errors,
+    imports,
     items,
     logs,
     metadata,
@@ -46,6 +47,8 @@ app.command("delete")(edits.delete)
 app.command("restore")(edits.restore)
 app.command("move")(edits.move)
 app.command("clone")(edits.clone)
+# Links and CSV imports: local (the catalog and the dataset's storage).
+imports.register(app)
 
 _verbose = False
 

@@ -12,6 +12,7 @@ from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.errors import ListingIncomplete
+from tributary.sync import link_files
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ def check_quota_and_index(catalog: Catalog, sync_id: int) -> dict:
     """
     with catalog.begin() as conn:
         _check_quota(conn, sync_id)
-        return _index(conn, sync_id)
+        created = _index(conn, sync_id)
+    link_files.recognise_created(catalog, sync_id)  # link JSON files become linked items
+    return created
 
 
 def _check_quota(conn: Connection, sync_id: int) -> int:

@@ -10,7 +10,7 @@ from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.errors import SyncLocked
-from tributary.sync import guarded_reconcile, listing, partitions
+from tributary.sync import guarded_reconcile, link_files, listing, partitions
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ def reconcile_if_running(catalog: Catalog, sync_id: int, *, allow_mass_delete: b
             "Sync %d is %s (%s): nothing to reconcile", sync_id, run["status"], run["error"]
         )
         return {"sync_id": sync_id, "applied": False, "status": run["status"]}
-    return guarded_reconcile.reconcile(catalog, sync_id, allow_mass_delete=allow_mass_delete)
+    report = guarded_reconcile.reconcile(catalog, sync_id, allow_mass_delete=allow_mass_delete)
+    link_files.recognise_created(catalog, sync_id)  # link JSON files become linked items
+    return report
 
 
 def outcomes(catalog: Catalog, *, dag_id: str, run_id: str) -> list[dict]:

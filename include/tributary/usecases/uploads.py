@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from tributary.catalog import Catalog, outbox
+from tributary.catalog import Catalog, link_items, outbox
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog.datasets import Dataset
@@ -40,6 +40,7 @@ from tributary.catalog.schema import items
 from tributary.catalog.schema import outbox as outbox_table
 from tributary.config import HIDDEN_FOLDER, upload_lease, upload_max_bytes
 from tributary.errors import Conflict, InvalidInput, TooLarge
+from tributary.ingest.link_sniff import LinkSniffer
 from tributary.mimetype import mimetype_of_extension
 from tributary.storage import ObjectInfo, ObjectStore, open_dataset_store
 from tributary.storage.streams import MeasuredReader, Reader
@@ -193,7 +194,9 @@ def upload(
     store = open_dataset_store(found)
     key = storage_key(store, found, item_path)
     mimetype = mimetype_of_extension(item_path.rpartition("/")[2]) or _bare(content_type)
-    body = MeasuredReader(reader, size=size, limit=limit, hashes=("sha256", "md5"))
+    # A link JSON becomes a linked item (issue 11): its first bytes are kept to tell.
+    sniffer = LinkSniffer(reader) if LinkSniffer.wanted(item_path) else None
+    body = MeasuredReader(sniffer or reader, size=size, limit=limit, hashes=("sha256", "md5"))
 
     with catalog.begin() as conn:
         existing = _item_at(conn, found.id, key)
@@ -214,6 +217,8 @@ def upload(
             return _compare_only(catalog, reservation.previous, body, sha256, item_path)
         with catalog.begin() as conn:
             row = _finalise(conn, reservation, body, written, mimetype, metadata)
+            if sniffer is not None:
+                row = link_items.settle_kind(conn, row, sniffer.link())
     except BaseException:
         _release(catalog, store, reservation)
         raise

@@ -1,0 +1,61 @@
+"""Linked items in the catalog: an item whose file is a link JSON (``kind='link'``).
+
+The item keeps the link's URL in ``source_url`` (the real one, to fetch it: it may be
+pre-signed) and the link's target mimetype (what the item *is*, not ``application/json``).
+Whatever shows the URL passes it through ``tributary.ingest.redact.redact_url``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tributary.catalog.schema import items
+from tributary.ingest.links import MAX_LINK_BYTES, Link
+
+
+def mark_link(conn: Connection, item_id: int, link: Link) -> None:
+    """The item is the link ``link``: kind, URL and mimetype recorded."""
+    conn.execute(
+        items.update()
+        .where(items.c.id == item_id)
+        .values(kind="link", source_url=link.url, mimetype=link.mimetype)
+    )
+
+
+def mark_file(conn: Connection, item_id: int) -> None:
+    """The item is a plain file again (its JSON was replaced by one that is no link)."""
+    conn.execute(
+        items.update()
+        .where((items.c.id == item_id) & (items.c.kind == "link"))
+        .values(kind="file", source_url=None)
+    )
+
+
+def settle_kind(conn: Connection, row: dict, link: Link | None) -> dict:
+    """After a file was written at an item: a link file makes it a linked item, anything
+    else a file (a link replaced by plain JSON stops being a link); the row as it is now."""
+    if link is not None:
+        mark_link(conn, row["id"], link)
+    elif row["kind"] == "link":
+        mark_file(conn, row["id"])
+    else:
+        return row
+    return dict(conn.execute(sa.select(items).where(items.c.id == row["id"])).mappings().one())
+
+
+def link_candidates(conn: Connection, dataset_id: int, min_id: int, max_id: int) -> list[dict]:
+    """Active ``.json`` items in an id range small enough to be link files, not yet links."""
+    rows = conn.execute(
+        sa.select(items.c.id, items.c.storage_key, items.c.size)
+        .where(
+            (items.c.dataset_id == dataset_id)
+            & items.c.id.between(min_id, max_id)
+            & (items.c.state == "active")
+            & (items.c.kind == "file")
+            & (items.c.size <= MAX_LINK_BYTES)
+            & sa.func.lower(items.c.path).like("%.json")
+        )
+        .order_by(items.c.id)
+    ).mappings()
+    return [dict(row) for row in rows]
