@@ -26,6 +26,18 @@ echo "==> installing from constraints.txt (the lock)"
 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
 
 if [ "${1:-}" = "--dev" ]; then
-  echo "==> installing Azurite (npm ci)"
+  echo "==> installing Azurite and htmx (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
+  # The dataset browser's one JS library, vendored into the package (served by the API,
+  # never from a CDN); the copy is committed so that a runtime-only install has it too.
+  cp node_modules/htmx.org/dist/htmx.min.js include/tributary/api/ui/static/vendor/htmx.min.js
+  # The browser tests (tests/ui) drive Debian's Chromium through Playwright.
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "==> installing Chromium (apt-get) for the browser tests"
+    if [ "$(id -u)" = "0" ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+    fi
+  fi
 fi

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tributary.api import errors
+from tributary.api import errors, ui
 from tributary.api.routes import content, datasets, drivers, imports, items, syncs, uploads
 from tributary.catalog import Catalog
 
@@ -62,4 +62,5 @@ def create_app(
     errors.install(app)
     for module in (datasets, drivers, items, content, uploads, syncs, imports):
         app.include_router(module.router, prefix=API)
+    app.include_router(ui.router)  # the browser's pages, /ui/
     return app

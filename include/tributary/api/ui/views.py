@@ -1,0 +1,292 @@
+"""What the browser's pages show, read from the catalog: datasets with their counts and
+running syncs, one level of a dataset's folder tree, a keyset page of item cards, an item
+with what may be done to it, drivers and sync runs.
+
+Everything here is plain data for the templates (which escape every value): no HTML.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tributary.catalog import Catalog, item_pages
+from tributary.catalog import datasets as dataset_queries
+from tributary.catalog.schema import items
+from tributary.config import HIDDEN_FOLDER
+from tributary.errors import InvalidInput
+from tributary.usecases import datasets as dataset_usecase
+from tributary.usecases import drivers as driver_usecase
+from tributary.usecases import items as item_usecase
+from tributary.usecases import syncs as sync_usecase
+from tributary.usecases.content import thumbnail_version
+from tributary.usecases.edits import MOVE_RULE, bucket_file_fate
+from tributary.usecases.links import link_record
+
+PAGE_SIZE = 60
+MAX_FOLDERS = 200
+COUNT_NAMES = ("new", "changed", "renamed", "ghosted", "revived", "purged")
+
+
+def quoted(text: str) -> str:
+    """A path segment for a URL (a dataset name may hold anything a URL would misread)."""
+    return urllib.parse.quote(text, safe="")
+
+
+# -- datasets ----------------------------------------------------------------------------
+
+
+def deleted_count(conn: Connection, dataset_id: int) -> int:
+    query = sa.select(sa.func.count()).where(
+        (items.c.dataset_id == dataset_id) & (items.c.state == "deleted")
+    )
+    return conn.execute(query).scalar_one()
+
+
+def dataset_summary(catalog: Catalog, name: str) -> dict:
+    """One dataset as its row on the Datasets page and the header of its browser."""
+    report = dataset_usecase.describe_dataset(catalog, name, runs=1).as_dict()
+    with catalog.begin() as conn:
+        found = dataset_queries.get(conn, name)
+        report["items"]["deleted"] = deleted_count(conn, found.id)
+        report["bucket_file"] = bucket_file_fate(found)
+        report["movable"] = found.driver is None
+        report["syncable"] = found.driver is not None and found.origin is None
+        report["allow_delete"] = bool(found.driver and found.driver.allow_delete)
+    report["last_run"] = report["last_runs"][0] if report["last_runs"] else None
+    report["running"] = bool(report["last_run"] and report["last_run"]["status"] == "running")
+    return report
+
+
+def dataset_summaries(catalog: Catalog) -> list[dict]:
+    return [dataset_summary(catalog, row["name"]) for row in dataset_usecase.list_datasets(catalog)]
+
+
+# -- the folder tree ---------------------------------------------------------------------
+
+
+def normal_folder(prefix: str | None) -> str:
+    """``a/b`` → ``/a/b/``; empty → ``/``."""
+    cleaned = (prefix or "").strip("/")
+    return f"/{cleaned}/" if cleaned else "/"
+
+
+def child_folders(
+    conn: Connection, dataset_id: int, folder: str, *, state: str = "active"
+) -> tuple[list[str], bool]:
+    """The sub-folders of ``folder`` (``/a/``) that hold at least one item in ``state``,
+    in order, and whether there were more than ``MAX_FOLDERS``. A loose index scan on
+    ``ix_items_dataset_path``: one seek per folder found (files directly in ``folder``
+    are read past in the index, never fetched), so the tree is quick on a 10M-item
+    dataset. The hidden folder is never shown (no item lives there anyway)."""
+    upper = item_pages.next_prefix(folder)
+    depth = len(folder)
+    has_slash = sa.func.instr(sa.func.substr(items.c.path, depth + 1), "/") > 0
+    if conn.dialect.name == "postgresql":
+        has_slash = sa.func.strpos(sa.func.substr(items.c.path, depth + 1), "/") > 0
+    where = [items.c.dataset_id == dataset_id, items.c.path < upper, has_slash]
+    if state != "all":
+        where.append(items.c.state == state)
+    found: list[str] = []
+    lower, inclusive = folder, False
+    while len(found) <= MAX_FOLDERS:
+        bound = items.c.path >= lower if inclusive else items.c.path > lower
+        query = sa.select(items.c.path).where(bound, *where).order_by(items.c.path).limit(1)
+        path = conn.execute(query).scalar()
+        if path is None or not path.startswith(folder):
+            break
+        name = path[depth:].split("/", 1)[0]
+        if name != HIDDEN_FOLDER:
+            found.append(name)
+        after = item_pages.next_prefix(f"{folder}{name}/")
+        if after is None:
+            break
+        lower, inclusive = after, True
+    return found[:MAX_FOLDERS], len(found) > MAX_FOLDERS
+
+
+def breadcrumbs(folder: str) -> list[tuple[str, str]]:
+    """``/a/b/`` → ``[("/", "/"), ("a", "/a/"), ("b", "/a/b/")]``."""
+    crumbs = [("/", "/")]
+    path = "/"
+    for part in folder.strip("/").split("/") if folder != "/" else []:
+        path = f"{path}{part}/"
+        crumbs.append((part, path))
+    return crumbs
+
+
+# -- item cards --------------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    """The browser's filters, as the query string gives them."""
+
+    folder: str = "/"
+    state: str = "active"
+    mimetype: str = ""
+    name: str = ""
+    meta: list[str] = field(default_factory=list)
+    preprocess_state: str = ""
+
+    def query(self, **changes) -> str:
+        """The query string of these filters (with ``changes``), for links."""
+        values = {
+            "folder": self.folder,
+            "state": self.state,
+            "mimetype": self.mimetype,
+            "name": self.name,
+            "meta": self.meta,
+            "preprocess_state": self.preprocess_state,
+            **changes,
+        }
+        pairs = [
+            (key, item)
+            for key, value in values.items()
+            for item in (value if isinstance(value, list) else [value])
+            if item
+            and not (key == "folder" and item == "/")
+            and not (key == "state" and item == "active")
+        ]
+        return urllib.parse.urlencode(pairs)
+
+
+def card(record: dict, api_items: str) -> dict:
+    """An item record as a card of the grid: its thumbnail address (versioned, so the
+    browser caches it for good), its file name and its badges."""
+    version = thumbnail_version(
+        {
+            "thumbnail_key": record["thumbnail"],
+            "etag": record["etag"],
+            "size": record["size"],
+            "preprocessed_at": record["preprocessed_at"],
+        }
+    )
+    record["name"] = record["path"].rsplit("/", 1)[-1]
+    record["thumbnail_url"] = (
+        f"{api_items}/{record['id']}/thumbnail?v={version}" if version else None
+    )
+    record["content_url"] = f"{api_items}/{record['id']}/content"
+    badges = []
+    if record["kind"] == "link":
+        badges.append(("link", "⇗ link", f"linked: {record.get('url') or 'an external URL'}"))
+    if record["state"] == "ghost":
+        badges.append(("ghost", "ghost", "gone from the bucket; kept for the grace period"))
+    if record["state"] == "deleted":
+        badges.append(("deleted", "deleted", "deleted on the platform"))
+    if record["preprocess_state"] == "failed":
+        reason = record["preprocess_error"] or "no reason recorded"
+        badges.append(("failed", "failed", f"preprocessing failed: {reason}"))
+    elif record["preprocess_state"] == "pending":
+        badges.append(("pending", "pending", "waiting for preprocessing"))
+    if record["downstream"]:
+        badges.append(("syncing", "↑", f"on its way to the bucket ({record['downstream']})"))
+    record["badges"] = badges
+    record["kind_label"] = (record["mimetype"] or "file").split("/")[-1][:8].upper()
+    return record
+
+
+def item_page(catalog: Catalog, dataset: str, filters: Filters, after: str | None, api_items):
+    """One keyset page of the grid: ``(cards, next cursor, sub-folders, more folders)``."""
+    position = item_pages.decode_cursor(after) if after else None
+    meta = item_usecase.metadata_filter(filters.meta) if filters.meta else None
+    with catalog.begin() as conn:
+        found = dataset_queries.get(conn, dataset)
+        rows, last = item_pages.page(
+            conn,
+            found.id,
+            after=position,
+            limit=PAGE_SIZE,
+            state=filters.state,
+            preprocess_state=filters.preprocess_state or None,
+            mimetype=filters.mimetype or None,
+            prefix=filters.folder if filters.folder != "/" else None,
+            name=filters.name or None,
+            metadata=meta,
+        )
+        folders, more = child_folders(conn, found.id, filters.folder, state=filters.state)
+    cards = [card(link_record(row), api_items) for row in rows]
+    cursor = item_pages.encode_cursor(*last) if last else None
+    return cards, cursor, folders, more
+
+
+def parse_filters(params) -> Filters:
+    """Filters from a query string; ``InvalidInput`` names a bad one."""
+    state = params.get("state") or "active"
+    if state not in ("active", "ghost", "deleted", "all"):
+        raise InvalidInput("state must be one of active, ghost, deleted, all")
+    return Filters(
+        folder=normal_folder(params.get("folder")),
+        state=state,
+        mimetype=(params.get("mimetype") or "").strip(),
+        name=(params.get("name") or "").strip(),
+        meta=[m for m in params.getlist("meta") if m.strip()],
+        preprocess_state=(params.get("preprocess_state") or "").strip(),
+    )
+
+
+# -- one item ----------------------------------------------------------------------------
+
+
+def item_detail(catalog: Catalog, dataset: str, item_id: int, api_items: str) -> dict:
+    """An item for its panel: the record, its card fields, and what its dataset allows."""
+    with catalog.begin() as conn:
+        found = dataset_queries.get(conn, dataset)
+        row = (
+            conn.execute(
+                sa.select(items).where((items.c.dataset_id == found.id) & (items.c.id == item_id))
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        from tributary.errors import NotFound
+
+        raise NotFound(f"no item {item_id} in dataset {dataset!r}")
+    record = card(link_record(dict(row)), api_items)
+    fate = bucket_file_fate(found)
+    record["delete_says"] = {
+        "deleting": "The file in the bucket will be deleted too (the driver allows deletes).",
+        "kept": "The file stays in the bucket (the driver does not allow deletes, or the "
+        "dataset is a clone sharing it); the next sync will not bring the item back.",
+        "internal": "The file is deleted from Tributary's internal storage.",
+    }[fate]
+    record["bucket_file"] = fate
+    record["move_rule"] = None if found.driver is None else MOVE_RULE
+    return record
+
+
+# -- drivers and syncs -------------------------------------------------------------------
+
+
+def drivers(catalog: Catalog) -> list[dict]:
+    found = []
+    for status in driver_usecase.list_drivers(catalog):
+        row = status.as_dict()
+        row["last_check"] = status.last_check
+        with catalog.begin() as conn:
+            row["datasets"] = dataset_queries.names_using_driver(conn, status.driver.id)
+        found.append(row)
+    return found
+
+
+def sync_runs(catalog: Catalog, dataset: str) -> list[dict]:
+    runs = []
+    for record in sync_usecase.sync_history(catalog, dataset, limit=100):
+        summary = sync_usecase.SyncRunSummary.from_record(record)
+        runs.append({**record, "counts": summary.counts, "planned": summary.planned})
+    return runs
+
+
+def sync_run(catalog: Catalog, dataset: str, sync_id: int) -> dict:
+    record = sync_usecase.get_sync(catalog, dataset, sync_id)
+    summary = sync_usecase.SyncRunSummary.from_record(record)
+    return {
+        **record,
+        "counts": summary.counts,
+        "planned": summary.planned,
+        "samples": summary.samples,
+    }
