@@ -15,6 +15,7 @@ from PIL import Image
 
 from tests import live_api
 from tests.conftest import missing
+from tests.sync.upstream_steps import upstream_sync
 from tributary.catalog import Catalog, datasets, drivers
 from tributary.catalog.preprocessing import Selection
 from tributary.preprocess import batch, planning
@@ -94,6 +95,9 @@ def site(tmp_path_factory):
         with catalog.begin() as conn:
             datasets.create(conn, name="inbox", driver_name=None)
         preprocess(catalog)
+        # A dry run that finds one new file: its plan is what the sync page shows.
+        (home / "bucket" / "cam1" / "later.jpg").write_bytes(image("#123456"))
+        upstream_sync(catalog, "photos", dry_run=True, run_id="dry-1")
         server = live_api.start(catalog)
         yield server
         server.stop()

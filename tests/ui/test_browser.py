@@ -36,7 +36,7 @@ def test_datasets_page_lists_counts_quota_and_last_sync(page, site, artifacts):
     assert "photos-bucket" in text
     assert "12 active" in text
     assert "1 failed" in text  # broken.jpg
-    assert "initial: succeeded" in text
+    assert "upstream dry run: succeeded" in text
     assert page.locator("tr[data-dataset='inbox']").inner_text().count("internal") >= 1
     page.screenshot(path=artifacts / "datasets.png", full_page=True)
 

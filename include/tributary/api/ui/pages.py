@@ -149,13 +149,13 @@ async def render(
     try:
         catalog = _catalog(request)
         context = await anyio.to_thread.run_sync(lambda: build(catalog))
+        return _page(200, template, {**base, **context})
     except TributaryError as exc:
         return _error(status_of(exc), one_line(exc), base)
     except Exception as exc:
         log.exception("page %s failed", request.url.path)
         detail = f"internal error ({type(exc).__name__}); the server's log has more"
         return _error(500, detail, base)
-    return _page(200, template, {**base, **context})
 
 
 def _error(status: int, detail: str, base: dict) -> HTMLResponse:
