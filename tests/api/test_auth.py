@@ -21,6 +21,7 @@ WRITES = [
     ("POST", "/datasets/d/items/1/move"),
     ("POST", "/datasets/d/metadata"),
     ("PUT", "/datasets/d/files/a.jpg"),
+    ("POST", "/datasets/d/uploads"),
     ("POST", "/datasets/d/sync"),
     ("POST", "/datasets/d/preprocess"),
     ("POST", "/datasets/d/links"),
