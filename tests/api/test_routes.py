@@ -227,6 +227,7 @@ def test_links_and_imports(live, admin, inbox):
 def test_the_openapi_docs_answer(live):
     import httpx
 
-    assert httpx.get(live.url + "/tributary/docs").status_code == 200
-    spec = httpx.get(live.url + "/tributary/openapi.json").json()
+    assert httpx.get(live.url + "/tributary/api/v1/docs").status_code == 200
+    spec = httpx.get(live.url + "/tributary/api/v1/openapi.json").json()
     assert "/api/v1/datasets/{dataset}/items" in spec["paths"]
+    assert spec["paths"]["/api/v1/datasets/{dataset}/files/{path}"]["put"]

@@ -51,8 +51,8 @@ def create_app(
         title="Tributary",
         summary="Datasets over cloud buckets: items, uploads, metadata, syncs.",
         version="1",
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        docs_url=API + "/docs",
+        openapi_url=API + "/openapi.json",
         redoc_url=None,
     )
     app.state.catalog = catalog if catalog is not None else _LazyCatalog()
