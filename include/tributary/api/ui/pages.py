@@ -187,8 +187,20 @@ async def progress_fragment(dataset: str, request: Request) -> HTMLResponse:
     return await render(
         request,
         "progress.html",
-        lambda catalog: {"ds": views.dataset_summary(catalog, dataset)},
+        lambda catalog: {"ds": views.dataset_header(catalog, dataset)},
         title="Progress",
+    )
+
+
+@router.get("/datasets/{dataset}/counts", response_class=HTMLResponse)
+async def counts_fragment(dataset: str, request: Request) -> HTMLResponse:
+    """Items per state, preprocessing states and quota: the browser asks for them after
+    the grid is shown (counting a big dataset takes longer than a page of it)."""
+    return await render(
+        request,
+        "counts.html",
+        lambda catalog: {"ds": views.dataset_summary(catalog, dataset)},
+        title="Counts",
     )
 
 
@@ -199,7 +211,7 @@ async def browser_page(dataset: str, request: Request) -> HTMLResponse:
     after = request.query_params.get("after") or None
 
     def build(catalog: Catalog) -> dict:
-        summary = views.dataset_summary(catalog, dataset)
+        summary = views.dataset_header(catalog, dataset)
         filters = views.parse_filters(request.query_params)
         api_items = f"{links.api_dataset(dataset)}/items"
         cards, cursor, folders, more = views.item_page(catalog, dataset, filters, after, api_items)
@@ -254,7 +266,7 @@ async def syncs_page(dataset: str, request: Request) -> HTMLResponse:
         request,
         "syncs.html",
         lambda catalog: {
-            "ds": views.dataset_summary(catalog, dataset),
+            "ds": views.dataset_header(catalog, dataset),
             "runs": views.sync_runs(catalog, dataset),
         },
         title=f"Syncs of {dataset}",
@@ -268,7 +280,7 @@ async def sync_page(dataset: str, sync_id: int, request: Request) -> HTMLRespons
         request,
         "sync.html",
         lambda catalog: {
-            "ds": views.dataset_summary(catalog, dataset),
+            "ds": views.dataset_header(catalog, dataset),
             "run": views.sync_run(catalog, dataset, sync_id),
             "count_names": views.COUNT_NAMES,
         },

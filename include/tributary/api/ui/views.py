@@ -8,13 +8,14 @@ Everything here is plain data for the templates (which escape every value): no H
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tributary.catalog import Catalog, item_pages
 from tributary.catalog import datasets as dataset_queries
+from tributary.catalog import syncs as sync_queries
 from tributary.catalog.schema import items
 from tributary.config import HIDDEN_FOLDER
 from tributary.errors import InvalidInput
@@ -46,19 +47,33 @@ def deleted_count(conn: Connection, dataset_id: int) -> int:
     return conn.execute(query).scalar_one()
 
 
-def dataset_summary(catalog: Catalog, name: str) -> dict:
-    """One dataset as its row on the Datasets page and the header of its browser."""
-    report = dataset_usecase.describe_dataset(catalog, name, runs=1).as_dict()
+def dataset_header(catalog: Catalog, name: str) -> dict:
+    """What every page of a dataset shows at its top, without counting its items (a
+    count reads every row of a 10M-item dataset: the counts come in their own request,
+    ``dataset_summary``): storage, what it allows, and its last sync."""
     with catalog.begin() as conn:
         found = dataset_queries.get(conn, name)
-        report["items"]["deleted"] = deleted_count(conn, found.id)
-        report["bucket_file"] = bucket_file_fate(found)
-        report["movable"] = found.driver is None
-        report["syncable"] = found.driver is not None and found.origin is None
-        report["allow_delete"] = bool(found.driver and found.driver.allow_delete)
-    report["last_run"] = report["last_runs"][0] if report["last_runs"] else None
-    report["running"] = bool(report["last_run"] and report["last_run"]["status"] == "running")
-    return report
+        last = sync_queries.history(conn, name, limit=1)
+    run = sync_usecase.SyncRunSummary.from_record(last[0]) if last else None
+    return {
+        "name": found.name,
+        "driver": found.driver.name if found.driver else None,
+        "storage": dataset_queries.storage_of(found.driver),
+        "bucket_file": bucket_file_fate(found),
+        "movable": found.driver is None,
+        "syncable": found.driver is not None and found.origin is None,
+        "last_run": asdict(run) if run else None,
+        "running": bool(run and run.status == "running"),
+    }
+
+
+def dataset_summary(catalog: Catalog, name: str) -> dict:
+    """One dataset with its counts: items per state, preprocessing states, quota."""
+    header = dataset_header(catalog, name)
+    report = dataset_usecase.describe_dataset(catalog, name, runs=0).as_dict()
+    with catalog.begin() as conn:
+        report["items"]["deleted"] = deleted_count(conn, dataset_queries.get(conn, name).id)
+    return {**report, **header}
 
 
 def dataset_summaries(catalog: Catalog) -> list[dict]:
@@ -78,33 +93,79 @@ def child_folders(
     conn: Connection, dataset_id: int, folder: str, *, state: str = "active"
 ) -> tuple[list[str], bool]:
     """The sub-folders of ``folder`` (``/a/``) that hold at least one item in ``state``,
-    in order, and whether there were more than ``MAX_FOLDERS``. A loose index scan on
-    ``ix_items_dataset_path``: one seek per folder found (files directly in ``folder``
-    are read past in the index, never fetched), so the tree is quick on a 10M-item
-    dataset. The hidden folder is never shown (no item lives there anyway)."""
-    upper = item_pages.next_prefix(folder)
+    by name, and whether there were more than ``MAX_FOLDERS``. The hidden folder is
+    never shown (no item lives there anyway).
+
+    A loose index scan on ``ix_items_dataset_path``, in one statement: a recursive query
+    whose every step seeks to the first path after the last folder found (``<folder><name>0``,
+    '0' being the character after '/'), so its cost is one index seek per folder, whatever
+    the number of items (files directly in ``folder`` are read past in the index). That
+    jump needs text compared by code point (SQLite; PostgreSQL with a C collation); under
+    a linguistic collation the folder's rows are read instead (correct, slower)."""
+    if not item_pages._compares_by_code_point(conn):
+        return _child_folders_by_reading(conn, dataset_id, folder, state=state)
+    postgres = conn.dialect.name == "postgresql"
+    find = "strpos" if postgres else "instr"
+    rest = "substr(path, :start)"
+    name = f"substr(path, :start, {find}({rest}, '/') - 1)"
+    state_test = "AND state = :state" if state != "all" else ""
+
+    def first_after(bound: str) -> str:
+        return (
+            f"SELECT {name} AS name FROM items WHERE dataset_id = :dataset AND {bound} "
+            f"AND path < :upper {state_test} AND {find}({rest}, '/') > 0 "
+            "ORDER BY path LIMIT 1"
+        )
+
+    if postgres:  # the recursive reference may not be inside a subquery: a lateral join
+        step = (
+            f"SELECT t.n + 1, nxt.name FROM tree t CROSS JOIN LATERAL "
+            f"({first_after('path >= :folder || t.name || :after')}) nxt WHERE t.n < :most"
+        )
+        first = f"SELECT 0, f.name FROM ({first_after('path > :folder')}) f"
+    else:
+        step = (
+            f"SELECT n + 1, ({first_after('path >= :folder || tree.name || :after')}) "
+            "FROM tree WHERE tree.name IS NOT NULL AND n < :most"
+        )
+        first = f"SELECT 0, ({first_after('path > :folder')})"
+    query = sa.text(
+        f"WITH RECURSIVE tree(n, name) AS ({first} UNION ALL {step}) "
+        "SELECT name FROM tree WHERE name IS NOT NULL ORDER BY n"
+    )
+    names = conn.execute(
+        query,
+        {
+            "dataset": dataset_id,
+            "folder": folder,
+            "upper": item_pages.next_prefix(folder),
+            "start": len(folder) + 1,
+            "state": state,
+            "after": chr(ord("/") + 1),
+            "most": MAX_FOLDERS,
+        },
+    ).scalars()
+    found = [n for n in names if n != HIDDEN_FOLDER]
+    # Shown by name ("a" before "a-b"), which path order ("/a-b/" < "/a/") is not.
+    return sorted(found[:MAX_FOLDERS]), len(found) > MAX_FOLDERS
+
+
+def _child_folders_by_reading(
+    conn: Connection, dataset_id: int, folder: str, *, state: str
+) -> tuple[list[str], bool]:
     depth = len(folder)
-    has_slash = sa.func.instr(sa.func.substr(items.c.path, depth + 1), "/") > 0
-    if conn.dialect.name == "postgresql":
-        has_slash = sa.func.strpos(sa.func.substr(items.c.path, depth + 1), "/") > 0
-    where = [items.c.dataset_id == dataset_id, items.c.path < upper, has_slash]
+    rest = sa.func.substr(items.c.path, depth + 1)
+    name = sa.func.split_part(rest, "/", 1)
+    where = [
+        items.c.dataset_id == dataset_id,
+        sa.func.substr(items.c.path, 1, depth) == folder,
+        sa.func.strpos(rest, "/") > 0,
+    ]
     if state != "all":
         where.append(items.c.state == state)
-    found: list[str] = []
-    lower, inclusive = folder, False
-    while len(found) <= MAX_FOLDERS:
-        bound = items.c.path >= lower if inclusive else items.c.path > lower
-        query = sa.select(items.c.path).where(bound, *where).order_by(items.c.path).limit(1)
-        path = conn.execute(query).scalar()
-        if path is None or not path.startswith(folder):
-            break
-        name = path[depth:].split("/", 1)[0]
-        if name != HIDDEN_FOLDER:
-            found.append(name)
-        after = item_pages.next_prefix(f"{folder}{name}/")
-        if after is None:
-            break
-        lower, inclusive = after, True
+    names = sa.select(name.label("name")).where(*where).distinct().subquery()
+    query = sa.select(names.c.name).order_by(names.c.name.collate("C")).limit(MAX_FOLDERS + 2)
+    found = [n for n in conn.execute(query).scalars() if n != HIDDEN_FOLDER]
     return found[:MAX_FOLDERS], len(found) > MAX_FOLDERS
 
 
