@@ -5,11 +5,13 @@ SELECT), serves Tributary's app on uvicorn (``tests/live_api.py``: the real app,
 stand-in authorizer) and times whole HTTP requests from this process, as a browser would
 send them (cookie login, HTML answer read to the end):
 
-* the browser page: the first grid page (60 cards) with the folder tree's top level;
+* the browser page: the first grid page (60 cards);
 * the same page 90% deep, reached by its keyset cursor (``?after=``);
-* a folder's first page (``?folder=/cam42/``), whose tree level is its sub-folders;
-* a filtered first page (``?meta=lot=421``);
-* the counts fragment the page asks for after it is shown (counts read every row);
+* a folder's first page (``?folder=/cam42/``) and a filtered one (``?meta=lot=421``);
+* the fragments the page asks for once shown: the folder tree's level (top: 100 folders;
+  ``/cam42/``: none, found by reading past its 1% of the files) and the counts (they
+  read every row of the dataset);
+* the Datasets page (its rows' counts come after it, one request each);
 * the JSON API's first page of 60 (``/items?limit=60``): the baseline, same run.
 
 Medians of several requests, in milliseconds; ratios against the API baseline are what to
@@ -85,13 +87,19 @@ def measure(label: str, catalog: Catalog, fill, n: int) -> dict:
         ) as client:
             first = client.get(ui)
             assert first.status_code == 200 and first.text.count('class="card ') == 60
-            assert "cam00" in first.text and "cam99" in first.text, "folder tree"
+            tree = client.get(f"{ui}/tree")
+            assert "cam00" in tree.text and "cam99" in tree.text, "folder tree"
             results = {
-                "browser page: first grid page + tree": median_ms(client, ui),
+                "browser page: first grid page": median_ms(client, ui),
                 f"browser page at {deep:,} (keyset)": median_ms(client, f"{ui}?after={cursor}"),
                 "browser page, folder /cam42/": median_ms(client, f"{ui}?folder=/cam42/"),
                 "browser page, meta lot=421": median_ms(client, f"{ui}?meta=lot%3D421"),
+                "tree fragment: top level, 100 folders": median_ms(client, f"{ui}/tree"),
+                "tree fragment: /cam42/ (reads its files)": median_ms(
+                    client, f"{ui}/tree?folder=/cam42/"
+                ),
                 "counts fragment (after the page)": median_ms(client, f"{ui}/counts", runs=3),
+                "datasets page (counts come after)": median_ms(client, "/tributary/ui/"),
                 "baseline: API items, first 60 (JSON)": median_ms(
                     client, "/tributary/api/v1/datasets/bench/items?limit=60"
                 ),

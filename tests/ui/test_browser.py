@@ -32,6 +32,7 @@ def test_datasets_page_lists_counts_quota_and_last_sync(page, site, artifacts):
     assert answer.status == 200
     assert "script-src 'self'" in answer.headers["content-security-policy"]
     row = page.locator("tr[data-dataset='photos']")
+    page.wait_for_selector("tr[data-dataset='photos'] .counts :text('active')")  # asked after
     text = row.inner_text()
     assert "photos-bucket" in text
     assert "12 active" in text
@@ -51,7 +52,11 @@ def test_browse_a_dataset_thumbnails_render(page, site, artifacts):
     )
     widths = images.evaluate_all("(all) => all.map((i) => i.naturalWidth)")
     assert all(width > 0 for width in widths)
-    # The folder tree: the top level's folders, never the hidden one.
+    # The folder tree (asked for after the grid): the top level's folders, never the
+    # hidden one. The counts come the same way.
+    page.wait_for_selector("#folders a")
+    page.wait_for_selector("#summary #counts")
+    assert "active" in page.locator("#counts").inner_text()
     folders = page.locator(".folders li").all_inner_texts()
     assert [f.strip() for f in folders] == ["▸ cam1", "▸ cam2"]
     # The failed item: a badge with the reason on hover.
@@ -60,6 +65,7 @@ def test_browse_a_dataset_thumbnails_render(page, site, artifacts):
     page.screenshot(path=artifacts / "browser.png", full_page=True)
     # Into a folder: only its items, breadcrumbs, its sub-folder.
     page.click("text=▸ cam2")
+    page.wait_for_selector("#folders a:text('night')")
     assert [f.strip() for f in page.locator(".folders li").all_inner_texts()] == ["▸ night"]
     paths = page.locator(".card").evaluate_all("(all) => all.map((c) => c.dataset.path)")
     assert paths == ["/cam2/day.jpg", "/cam2/night/dark.png"]

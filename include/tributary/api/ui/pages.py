@@ -176,7 +176,7 @@ async def datasets_page(request: Request) -> HTMLResponse:
     return await render(
         request,
         "datasets.html",
-        lambda catalog: {"datasets": views.dataset_summaries(catalog)},
+        lambda catalog: {"datasets": views.dataset_headers(catalog)},
         title="Datasets",
     )
 
@@ -198,10 +198,23 @@ async def counts_fragment(dataset: str, request: Request) -> HTMLResponse:
     the grid is shown (counting a big dataset takes longer than a page of it)."""
     return await render(
         request,
-        "counts.html",
+        "row_counts.html" if request.query_params.get("row") else "counts.html",
         lambda catalog: {"ds": views.dataset_summary(catalog, dataset)},
         title="Counts",
     )
+
+
+@router.get("/datasets/{dataset}/tree", response_class=HTMLResponse)
+async def tree_fragment(dataset: str, request: Request) -> HTMLResponse:
+    """One level of the folder tree (asked for after the grid is shown: finding the
+    sub-folders reads past the files of the folder, which can be many)."""
+
+    def build(catalog: Catalog) -> dict:
+        filters = views.parse_filters(request.query_params)
+        folders, more = views.folders_of(catalog, dataset, filters)
+        return {"ds": {"name": dataset}, "filters": filters, "folders": folders, "more": more}
+
+    return await render(request, "tree.html", build, title="Folders")
 
 
 @router.get("/datasets/{dataset}", response_class=HTMLResponse)
@@ -214,15 +227,13 @@ async def browser_page(dataset: str, request: Request) -> HTMLResponse:
         summary = views.dataset_header(catalog, dataset)
         filters = views.parse_filters(request.query_params)
         api_items = f"{links.api_dataset(dataset)}/items"
-        cards, cursor, folders, more = views.item_page(catalog, dataset, filters, after, api_items)
+        cards, cursor = views.item_page(catalog, dataset, filters, after, api_items)
         return {
             "ds": summary,
             "filters": filters,
             "cards": cards,
             "next": cursor,
             "after": after,
-            "folders": folders,
-            "more_folders": more,
             "crumbs": views.breadcrumbs(filters.folder),
         }
 
