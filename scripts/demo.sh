@@ -87,6 +87,7 @@ cat <<MSG
 
 Tributary demo is up.
   Airflow UI : http://localhost:$PORT   (login: admin / admin)
+  browser    : http://localhost:$PORT/tributary/ui/   (Datasets in Airflow's menu)
   dataset    : demo, $ITEMS items indexed from $DEMO/bucket
   try        : AIRFLOW_HOME=$AIRFLOW_HOME .venv/bin/tributary items demo --json | head
                AIRFLOW_HOME=$AIRFLOW_HOME .venv/bin/tributary runs demo
