@@ -6,7 +6,6 @@ thumbnails are real JPEGs). Screenshots go to tests/ui/artifacts/ (ignored by gi
 from __future__ import annotations
 
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -14,16 +13,14 @@ import pytest
 from PIL import Image
 
 from tests import live_api
-from tests.conftest import missing
 from tests.sync.upstream_steps import upstream_sync
+from tests.ui.chromium import ARTIFACTS, launch
 from tributary.catalog import Catalog, datasets, drivers
 from tributary.catalog.preprocessing import Selection
 from tributary.preprocess import batch, planning
 from tributary.preprocess.options import ThumbnailSpec
 from tributary.sync import initial, listing
 
-CHROMIUM = os.environ.get("TRIBUTARY_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
 XSS_NAME = "<img src=x onerror=alert(1)>.jpg"
 COLOURS = ["#d94f3d", "#3d7bd9", "#3dd97b", "#d9c23d", "#9b3dd9", "#3dd9d0", "#d93d9b"]
 
@@ -106,14 +103,8 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's Chromium under Playwright (never a browser downloaded by Playwright)."""
-    if not Path(CHROMIUM).exists():
-        missing(f"{CHROMIUM} is missing: scripts/setup.sh --dev installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with launch() as browser:
         yield browser
-        browser.close()
 
 
 def _context(chromium, site, user: str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.ui.conftest import XSS_NAME, image
+from tests.ui.conftest import XSS_NAME, image, preprocess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,6 +52,11 @@ def test_browse_a_dataset_thumbnails_render(page, site, artifacts):
     )
     widths = images.evaluate_all("(all) => all.map((i) => i.naturalWidth)")
     assert all(width > 0 for width in widths)
+    # Asked for by their current version: cached by the browser for good.
+    source = images.first.get_attribute("src")
+    answer = httpx.get(site.url + source, cookies={"_token": "token-viewer"})
+    assert answer.status_code == 200 and "?v=" in source
+    assert "immutable" in answer.headers["cache-control"] and answer.headers["etag"]
     # The folder tree (asked for after the grid): the top level's folders, never the
     # hidden one. The counts come the same way.
     page.wait_for_selector("#folders a")
@@ -152,6 +157,15 @@ def test_upload_files_through_the_page(page, site, tmp_path, artifacts):
         found = client.get("/datasets/inbox/items", params={"prefix": "/trip/"}).json()
     assert [i["path"] for i in found["items"]] == ["/trip/sunrise.jpg", "/trip/sunset.jpg"]
     assert found["items"][0]["size"] == first.stat().st_size
+    # Preprocessing (what tributary_preprocess runs) makes their thumbnails: the grid
+    # shows them.
+    assert preprocess(site.catalog)["done"] >= 2
+    page.goto(site.url + UI + "/datasets/inbox?folder=/trip/")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#grid img').length === 2 && "
+        "[...document.querySelectorAll('#grid img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
 
 
 def test_viewer_sees_no_buttons(viewer_page, site, artifacts):

@@ -207,3 +207,20 @@ def test_drop_a_folder(page, site, tmp_path):
         "/dropped/shoot/a.txt",
         "/dropped/shoot/raw/b.txt",
     ]
+
+
+def test_upload_a_file_over_1_gb(page, site, tmp_path):
+    """The page sends the File itself: the browser streams it from disk, the API streams
+    it to storage; nothing holds it whole."""
+    big = tmp_path / "big.bin"
+    size = 1_100 * 1024 * 1024
+    with big.open("wb") as out:  # sparse: no disk or time spent writing it here
+        out.truncate(size)
+    page.goto(site.url + UI + "/datasets/inbox/upload")
+    page.fill("#upload-folder", "/big")
+    page.set_input_files("#pick-files", str(big))
+    page.wait_for_selector("#upload-list tr.upload-created", timeout=300_000)
+    assert "1 of 1 files done" in page.locator("#total-text").inner_text()
+    with api(site) as client:
+        item = client.get("/datasets/inbox/items/by-path", params={"path": "/big/big.bin"})
+    assert item.json()["size"] == size

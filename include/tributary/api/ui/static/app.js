@@ -71,11 +71,33 @@
       if (answer && answer.bucket_file) message += ` (bucket file: ${answer.bucket_file})`;
       toast(message, false, runLink(answer));
       if (reload) setTimeout(() => window.location.reload(), 900);
+      if (button.dataset.watch) watchProgress(button.dataset.watch, button.dataset.progress);
     } catch (error) {
       toast(error.message, true);
     } finally {
       button.disabled = false;
     }
+  });
+
+  // A sync just asked for shows up once Airflow runs it: look again a few times (the
+  // fragment then polls itself while the sync runs).
+  function watchProgress(dataset, url) {
+    for (const delay of [3000, 8000, 15000, 30000]) {
+      setTimeout(() => {
+        const target = document.getElementById(`progress-${dataset}`);
+        if (target && window.htmx && !target.hasAttribute("hx-trigger")) {
+          window.htmx.ajax("GET", url, { target, swap: "outerHTML" });
+        }
+      }, delay);
+    }
+  }
+
+  // Which card's panel is open.
+  document.addEventListener("click", (event) => {
+    const card = event.target.closest(".card");
+    if (!card) return;
+    for (const other of document.querySelectorAll(".card.selected")) other.classList.remove("selected");
+    card.classList.add("selected");
   });
 
   // -- the item panel: user metadata and description, move ----------------------------
