@@ -145,7 +145,7 @@ async def render(
     except HTTPException as exc:
         return _error(exc.status_code, str(exc.detail), base)
     base["may_write"] = request.app.state.authorizer.allowed(caller.user, "write")
-    base["user"] = str(caller.user)
+    base["user"] = _user_name(caller.user)
     try:
         catalog = _catalog(request)
         context = await anyio.to_thread.run_sync(lambda: build(catalog))
@@ -156,6 +156,12 @@ async def render(
         log.exception("page %s failed", request.url.path)
         detail = f"internal error ({type(exc).__name__}); the server's log has more"
         return _error(500, detail, base)
+
+
+def _user_name(user: object) -> str:
+    """An Airflow user's name (``BaseUser.get_name``), or the user as text."""
+    get_name = getattr(user, "get_name", None)
+    return str(get_name()) if callable(get_name) else str(user)
 
 
 def _error(status: int, detail: str, base: dict) -> HTMLResponse:
