@@ -116,7 +116,8 @@ def child_folders(
     A loose index scan on ``ix_items_dataset_path``, in one statement: a recursive query
     whose every step seeks to the first path after the last folder found (``<folder><name>0``,
     '0' being the character after '/'), so its cost is one index seek per folder, whatever
-    the number of items (files directly in ``folder`` are read past in the index). That
+    the number of items (files directly in ``folder`` are read past in the index only),
+    then one seek per folder for an item in ``state``. That
     jump needs text compared by code point (SQLite; PostgreSQL with a C collation); under
     a linguistic collation the folder's rows are read instead (correct, slower)."""
     if not item_pages._compares_by_code_point(conn):
@@ -125,13 +126,12 @@ def child_folders(
     find = "strpos" if postgres else "instr"
     rest = "substr(path, :start)"
     name = f"substr(path, :start, {find}({rest}, '/') - 1)"
-    state_test = "AND state = :state" if state != "all" else ""
 
     def first_after(bound: str) -> str:
+        # Only columns of the index: the files read past are never fetched from the table.
         return (
             f"SELECT {name} AS name FROM items WHERE dataset_id = :dataset AND {bound} "
-            f"AND path < :upper {state_test} AND {find}({rest}, '/') > 0 "
-            "ORDER BY path LIMIT 1"
+            f"AND path < :upper AND {find}({rest}, '/') > 0 ORDER BY path LIMIT 1"
         )
 
     if postgres:  # the recursive reference may not be inside a subquery: a lateral join
@@ -146,9 +146,17 @@ def child_folders(
             "FROM tree WHERE tree.name IS NOT NULL AND n < :most"
         )
         first = f"SELECT 0, ({first_after('path > :folder')})"
+    # Then, per folder found, one seek for an item in the state (most often its first).
+    in_state = "TRUE"
+    if state != "all":
+        in_state = (
+            "EXISTS (SELECT 1 FROM items WHERE dataset_id = :dataset "
+            "AND path > :folder || tree.name || '/' AND path < :folder || tree.name || :after "
+            "AND state = :state)"
+        )
     query = sa.text(
         f"WITH RECURSIVE tree(n, name) AS ({first} UNION ALL {step}) "
-        "SELECT name FROM tree WHERE name IS NOT NULL ORDER BY n"
+        f"SELECT name, {in_state} FROM tree WHERE name IS NOT NULL ORDER BY n"
     )
     names = conn.execute(
         query,
@@ -161,10 +169,11 @@ def child_folders(
             "after": chr(ord("/") + 1),
             "most": MAX_FOLDERS,
         },
-    ).scalars()
-    found = [n for n in names if n != HIDDEN_FOLDER]
+    ).all()
+    more = len(names) > MAX_FOLDERS
+    found = [name for name, holds in names[:MAX_FOLDERS] if holds and name != HIDDEN_FOLDER]
     # Shown by name ("a" before "a-b"), which path order ("/a-b/" < "/a/") is not.
-    return sorted(found[:MAX_FOLDERS]), len(found) > MAX_FOLDERS
+    return sorted(found), more
 
 
 def _child_folders_by_reading(
