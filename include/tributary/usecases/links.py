@@ -37,11 +37,8 @@ LINK_SUFFIX = ".json"
 
 
 def link_record(row: Mapping) -> dict:
-    """``item_record`` of the row plus ``url``: the linked URL, redacted (None for files)."""
-    record = item_record(row)
-    url = row.get("source_url") if row.get("kind") == "link" else None
-    record["url"] = redact_url(url) if url else None
-    return record
+    """``item_record`` of the row: for a linked item ``kind: link`` and ``url``, redacted."""
+    return item_record(row)
 
 
 def link_file_name(name: str) -> str:
