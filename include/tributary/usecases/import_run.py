@@ -48,6 +48,8 @@ from tributary.ingest.links import link_file
 from tributary.ingest.report import ErrorReport
 from tributary.storage import ObjectStore, open_dataset_store
 from tributary.storage.ranged import open_ranged
+from tributary.usecases import import_uploads
+from tributary.usecases.import_uploads import ChunkReader
 from tributary.usecases.imports import import_prefix, report_key, source_key
 from tributary.usecases.links import link_file_name
 from tributary.usecases.uploads import MAX_KEY_BYTES, check_upload_path, upload
@@ -213,14 +215,15 @@ def run_batch(catalog: Catalog, dataset: str, import_id: int, first: int, last: 
         for index in range(first, last + 1):
             failed: list[RowError] = []
             rows = [_row_of(d) for d in _read_lines(ctx.store, ctx.chunk_key(index, "rows"))]
-            if ctx.dataset.driver is None:  # the internal storage: new links in bulk
-                links = [row for row in rows if row.action == "link"]
-                rest = _land_links_in_bulk(ctx, links, counts, failed)
-                rows = [row for row in rows if row.action != "link"] + rest
             if fetcher is None and any(r.action == "upload" and r.data is None for r in rows):
                 from tributary.ingest.fetch import Fetcher
 
                 fetcher = Fetcher()
+            if ctx.dataset.driver is None:  # the internal storage: new rows in bulk
+                links = [row for row in rows if row.action == "link"]
+                rest = _land_links_in_bulk(ctx, links, counts, failed)
+                uploads = [row for row in rows if row.action == "upload"]
+                rows = rest + _land_uploads_in_bulk(ctx, uploads, fetcher, counts, failed)
             for outcome in _land_all(ctx, rows, fetcher):
                 if isinstance(outcome, RowError):
                     counts["failed"] += 1
@@ -281,7 +284,7 @@ def _land(ctx: _Context, row: CsvRow, fetcher) -> str:
             ctx.catalog,
             ctx.dataset.name,
             path,
-            _ChunkReader(iter(body)),
+            ChunkReader(iter(body)),
             size=body.info.size,
             content_type=row.mimetype,
             overwrite=True,
@@ -336,6 +339,54 @@ def _land_links_in_bulk(
     if new:
         rest += _index_new_links(ctx, new, counts, failed)
     return rest
+
+
+def _land_uploads_in_bulk(
+    ctx: _Context, rows: list[CsvRow], fetcher, counts: dict, failed: list[RowError]
+) -> list[CsvRow]:
+    """Upload rows on the internal storage: the new ones (no item at their path) land in
+    bulk (``usecases.import_uploads``); returns the rest, for ``upload``."""
+    new, rest, seen = [], [], set()
+    for row in rows:
+        try:
+            path = _target_path(ctx.record["folder"], row)
+        except TributaryError as exc:
+            counts["failed"] += 1
+            failed.append(_row_error(row, exc))
+            continue
+        if path in seen or not import_uploads.wanted(path):
+            rest.append(row)
+        else:
+            seen.add(path)
+            new.append((row, path))
+    if not new:
+        return rest
+    with ctx.catalog.begin() as conn:
+        taken = set(
+            conn.execute(
+                sa.select(items.c.path).where(
+                    (items.c.dataset_id == ctx.dataset.id)
+                    & items.c.path.in_([path for _row, path in new])
+                )
+            ).scalars()
+        )
+    rest += [row for row, path in new if path in taken]
+    rest += import_uploads.land_uploads_in_bulk(
+        ctx.catalog,
+        ctx.dataset,
+        ctx.store,
+        [(row, path) for row, path in new if path not in taken],
+        fetcher=fetcher,
+        threads=import_threads(),
+        counts=counts,
+        failed=failed,
+        row_failure=_row_error,
+    )
+    return rest
+
+
+def _row_error(row: CsvRow, exc: BaseException) -> RowError:
+    return RowError(row.line, row.id, _code(exc), _reason(exc))
 
 
 def _settle_in(conn, found: dict, row: CsvRow) -> str:
@@ -480,24 +531,6 @@ def _active_item(ctx: _Context, path: str) -> dict | None:
             .first()
         )
     return dict(row) if row else None
-
-
-class _ChunkReader:
-    """``read(n)`` over an iterator of byte chunks (a fetched body)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks, self._buffer = chunks, b""
-
-    def read(self, n: int = -1, /) -> bytes:
-        while n < 0 or len(self._buffer) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        if n < 0:
-            n = len(self._buffer)
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
-        return out
 
 
 def _code(exc: BaseException) -> str:
