@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -101,14 +100,10 @@ def land_uploads_in_bulk(
             counts["failed"] += 1
             failed.append(row_failure(row, exc))
         return []
-    step = math.ceil(len(reserved) / max(1, threads))
-    slices = [reserved[i : i + step] for i in range(0, len(reserved), step)]
-
-    def write_slice(part: list[dict]) -> list[dict]:
-        return [_write(catalog, store, entry, fetcher) for entry in part]
-
-    with ThreadPoolExecutor(len(slices), thread_name_prefix="uploads") as pool:
-        written = [done for part in pool.map(write_slice, slices) for done in part]
+    # Row by row to whichever thread is free: one slow URL holds up only itself.
+    workers = max(1, min(threads, len(reserved)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="uploads") as pool:
+        written = list(pool.map(lambda entry: _write(catalog, store, entry, fetcher), reserved))
     surprise = _finish(catalog, dataset, store, written)
     for entry in written:
         if entry["error"] is None:
