@@ -41,6 +41,8 @@ LINK_SUFFIX = ".json"
 class RangesNotServed(ReadLimitExceeded):
     """A decoder wanted bytes past the read limit of a server that serves no ranges."""
 
+    permanent = True  # the same server, the same bytes: the same limit
+
 
 @dataclass
 class UrlSource:
