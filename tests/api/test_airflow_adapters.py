@@ -253,6 +253,16 @@ def test_an_unreachable_airflow_is_a_run_not_started(airflow_api, runs):
         runs.trigger("tributary_upstream_sync", {"dataset": "ds"}, TOKEN)
 
 
+def test_the_use_cases_client_speaks_with_the_callers_token(airflow_api, runs):
+    from tributary.usecases.airflow_runs import trigger_dag
+
+    run = trigger_dag("tributary_initial_sync", {"dataset": "ds"}, client=runs.client(TOKEN))
+
+    assert run.run_id == "manual__2026-12-05"
+    assert [r.method for r in airflow_api.requests] == ["GET", "POST"]
+    assert {r.headers["Authorization"] for r in airflow_api.requests} == {f"Bearer {TOKEN}"}
+
+
 def test_the_base_url_is_tributarys_airflow_url_without_credentials(airflow_api, monkeypatch):
     monkeypatch.setenv("TRIBUTARY_AIRFLOW_URL", "http://robot:pw@airflow.internal:8080/")
     AirflowRuns().trigger("tributary_upstream_sync", {"dataset": "ds"}, TOKEN)

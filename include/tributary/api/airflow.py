@@ -150,6 +150,11 @@ class AirflowRuns:
     base_url: Callable[[], str] = api_base_url
     timeout: float = 30.0
 
+    def client(self, token: str) -> AirflowClient:
+        """An ``AirflowClient`` of this API server that speaks with the caller's ``token``
+        (for the use cases that take one: ``create_dataset``, ``start_upstream_sync``, …)."""
+        return _CallerClient(self.base_url(), "", "", timeout=self.timeout, token=token)
+
     def trigger(self, dag_id: str, conf: dict, token: str) -> dict:
         """Start a run of ``dag_id`` with ``conf`` now: ``{"dag_id", "dag_run_id"}``.
 
@@ -159,7 +164,7 @@ class AirflowRuns:
         failing Airflow ``RunNotStarted``. Blocking: call it from a worker thread, never on
         the API server's event loop (it asks that same server).
         """
-        client = _CallerClient(self.base_url(), "", "", timeout=self.timeout, token=token)
+        client = self.client(token)
         try:
             dag = client._request("GET", f"/api/v2/dags/{dag_id}", headers=client._auth)
             if dag.get("is_paused"):
