@@ -42,7 +42,7 @@ class AirflowServer(str):
     def token(self, user: str = "admin") -> str:
         """A fresh JWT for ``user`` (password = name), from Airflow's ``/auth/token``."""
         answer = httpx.post(
-            f"{self}/auth/token", json={"username": user, "password": user}, timeout=30
+            f"{self}/auth/token", json={"username": user, "password": user}, timeout=120
         )
         answer.raise_for_status()
         return answer.json()["access_token"]
