@@ -73,11 +73,11 @@ class AirflowAuthorizer:
         try:
             return await self.auth_manager().get_user_from_token(token)
         except ExpiredSignatureError:
-            raise NotAuthenticated("the token has expired: log in again") from None
+            raise NotAuthenticated("expired") from None
         except InvalidTokenError:
             # Airflow's own API answers 403 here; a token that proves no identity is a 401
             # for us (the contract), and the reason never repeats the token.
-            raise NotAuthenticated("the token is not valid") from None
+            raise NotAuthenticated("not a valid Airflow token") from None
 
     def allowed(self, user: object, access: str) -> bool:
         """Whether ``user`` may ``access`` ("read" or "write") Tributary's data."""
@@ -137,9 +137,14 @@ class _CallerClient(AirflowClient):
 
 
 class RunRefused(RunNotStarted):
-    """Airflow refused to start the run in the caller's name (its own permission check)."""
+    """Airflow refused to start the run in the caller's name: its own permission check
+    (403), or the token expired meanwhile (401). ``http_status`` is the status to answer."""
 
-    permanent = True  # an administrator must grant the permission
+    permanent = True  # an administrator must grant the permission, or the caller log in
+
+    def __init__(self, message: str, http_status: int = 403) -> None:
+        super().__init__(message)
+        self.http_status = http_status
 
 
 @dataclass
@@ -159,9 +164,9 @@ class AirflowRuns:
         """Start a run of ``dag_id`` with ``conf`` now: ``{"dag_id", "dag_run_id"}``.
 
         A paused DAG is refused (``DagPaused``: Tributary never unpauses one); Airflow's
-        refusals become Tributary's errors (401 ``NotAuthenticated``, 403 ``RunRefused``,
-        404 ``NotFound``, 409 ``Conflict``, 400/422 ``InvalidInput``); an unreachable or
-        failing Airflow ``RunNotStarted``. Blocking: call it from a worker thread, never on
+        refusals become Tributary's errors (401 and 403 ``RunRefused``, 404 ``NotFound``,
+        409 ``Conflict``, 400/422 ``InvalidInput``); an unreachable or failing Airflow
+        ``RunNotStarted``. Blocking: call it from a worker thread, never on
         the API server's event loop (it asks that same server).
         """
         client = self.client(token)
@@ -176,16 +181,29 @@ class AirflowRuns:
             raise RunNotStarted(f"{dag_id} not started: {exc}") from None
         return {"dag_id": dag_id, "dag_run_id": run_id}
 
+    def queued(self, dag_id: str, dataset: str, token: str) -> bool:
+        """Whether Airflow holds a run of ``dag_id`` for ``dataset`` (or for every dataset)
+        that has not started yet: it will see whatever is due when it starts."""
+        client = self.client(token)
+        params = {"state": "queued", "limit": 100}
+        try:
+            path = f"/api/v2/dags/{dag_id}/dagRuns"
+            answer = client._request("GET", path, headers=client._auth, params=params)
+        except (AirflowRefused, AirflowUnreachable) as exc:
+            raise RunNotStarted(f"{dag_id}: its queued runs are unknown: {exc}") from None
+        return any(
+            (run.get("conf") or {}).get("dataset") in (dataset, None)
+            for run in answer.get("dag_runs", [])
+        )
+
 
 def _refusal(dag_id: str, exc: AirflowRefused) -> Exception:
     """Tributary's error for Airflow's HTTP refusal ``exc`` (its message has Airflow's
     answer, which never repeats the token)."""
     message = f"{dag_id} not started: {exc}"
     status = exc.status_code
-    if status == 401:
-        return NotAuthenticated(message)
-    if status == 403:
-        return RunRefused(message)
+    if status in (401, 403):
+        return RunRefused(message, status)
     if status == 404:
         return NotFound(message)
     if status == 409:
@@ -203,7 +221,8 @@ class AirflowDrains:
 
     ``request`` returns at once: the run is started from a worker thread. Requests are
     coalesced per dataset: while one is being sent, the next ones wait as a single pending
-    request (sent with the newest token once the first is through), so a burst of uploads
+    request (sent with the newest token once the first is through), and none is sent while
+    Airflow holds a run for the dataset that has not started yet. A burst of uploads thus
     starts one or two runs, not one per file — each run drains every operation of the
     dataset that is due when it runs. Failures are logged (never the token), never raised
     into the request.
@@ -242,6 +261,11 @@ class AirflowDrains:
 
     def _send(self, dataset: str, token: str) -> None:
         try:
+            # The drain's DAG runs one at a time: during a burst of uploads its runs queue
+            # up, and one not started yet will drain this upload too.
+            if self.runs.queued(DOWNSTREAM_SYNC, dataset, token):
+                log.info("Downstream sync of dataset %r already queued", dataset)
+                return
             run = self.runs.trigger(DOWNSTREAM_SYNC, {"dataset": dataset}, token)
         except TributaryError as exc:
             log.warning("Downstream sync of dataset %r not started: %s", dataset, exc)
