@@ -16,8 +16,6 @@ import pytest
 from tributary.client import Client, Forbidden
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-# The session's Airflow (tests/e2e/conftest.py) comes with the REST API (branch api).
-pytest.importorskip("tributary.api.app", reason="the REST API is not on this branch yet")
 TRIBUTARY = Path(sys.executable).parent / "tributary"
 
 

@@ -1,5 +1,5 @@
 """The FastAPI app: its services (catalog, authorizer, drains, runs), error answers and
-routes. Airflow's API server mounts it through ``plugins/tributary_plugin.py``."""
+routes. Airflow's API server mounts it through ``plugins/tributary_ui/``."""
 
 from __future__ import annotations
 
