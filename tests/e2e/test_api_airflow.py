@@ -20,7 +20,6 @@ from tributary.client import Client
 from tributary.usecases.drivers import create_driver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-pytest.importorskip("tributary.api.app", reason="the REST API is not on this branch yet")
 
 API = "/tributary/api/v1"
 WAIT = 240  # seconds for Airflow to start or finish a run (LocalExecutor, SQLite)
