@@ -292,6 +292,20 @@ def test_an_admin_triggers_runs_airflow_knows(admin, local, route, body, dag_id,
     assert started == started | {"dataset": local["name"], **conf}
 
 
+def test_a_paused_dag_is_said_plainly_and_left_paused(admin, local):
+    dag = "/api/v2/dags/tributary_preprocess"
+    assert admin("PATCH", dag, json={"is_paused": True}).status_code == 200
+    try:
+        answer = admin("POST", f"/datasets/{local['name']}/preprocess", json={"force": True})
+        assert answer.status_code >= 400, answer.text
+        assert answer.json()["detail"].startswith(
+            "tributary_preprocess is paused in Airflow, so nothing was started: unpause it"
+        )
+        assert admin("GET", dag).json()["is_paused"] is True  # Tributary never unpauses
+    finally:
+        admin("PATCH", dag, json={"is_paused": False})
+
+
 def test_an_upload_asks_for_a_downstream_sync(admin, local):
     put = admin("PUT", f"/datasets/{local['name']}/files/up/new.txt", content=b"from the API")
     assert put.status_code in (200, 201), put.text
