@@ -37,7 +37,9 @@ def test_uploads_reach_the_bucket_and_a_sync_sees_no_new_file(live, admin, bucke
         "/datasets/ext/uploads", params={"to": "/up/"}, files=[("f", ("s.txt", b"small"))]
     )
     assert [o["status"] for o in form.json()["files"]] == ["created"], form.text
-    drain(live.catalog, dataset="ext")  # what tributary_downstream_sync would run
+    # The API asked Airflow for a downstream run, with the caller's token.
+    assert set(live.drains.requests) == {("ext", "token-admin")}
+    drain(live.catalog, dataset="ext")  # what tributary_downstream_sync runs
 
     assert bucket.get("up/big.bin") == big
     assert bucket.get("up/s.txt") == b"small"

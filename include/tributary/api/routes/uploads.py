@@ -17,6 +17,7 @@ from tributary.api.multipart import Part, PartReader, each_file
 from tributary.api.streams import BodyReader
 from tributary.errors import InvalidInput, TributaryError
 from tributary.usecases import uploads
+from tributary.usecases.downstream import drain_wanted
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["uploads"])
@@ -82,7 +83,7 @@ async def upload_file(
         # whole body before it reads the answer, and must get the answer.
         with contextlib.suppress(Exception):
             await body.drain()
-    if result["status"] != "skipped":
+    if result["status"] != "skipped" and drain_wanted(catalog, dataset, result["item"]):
         drains.request(dataset, caller.token)
     return result
 
@@ -130,7 +131,9 @@ async def upload_form(
 
     results = await each_file(request, one)
     outcomes = [_outcome(part, result) for part, result in zip(parts, results, strict=True)]
-    if any(o["status"] in ("created", "replaced") for o in outcomes):
+    written = [o["item"] for o in outcomes if o["status"] in ("created", "replaced")]
+    waiting = any(item.get("downstream") for item in written)
+    if written and (waiting or drain_wanted(catalog, dataset, written[0])):
         drains.request(dataset, caller.token)
     failed = sum(o["status"] in ("conflict", "error") for o in outcomes)
     return {"files": outcomes, "failed": failed}
