@@ -17,3 +17,14 @@ class TributaryPlugin(AirflowPlugin):
     fastapi_apps = [
         {"app": create_app(), "url_prefix": "/tributary", "name": "Tributary"},
     ]
+    # The dataset browser (include/tributary/api/ui): "Datasets" in Airflow's navigation,
+    # Tributary's pages in an iframe at /plugin/tributary (Airflow 3.1+ external views).
+    external_views = [
+        {
+            "name": "Datasets",
+            "href": "/tributary/ui/",
+            "url_route": "tributary",
+            "destination": "nav",
+            "nav_top_level": True,
+        },
+    ]
