@@ -118,6 +118,11 @@ def test_edit_metadata_and_read_it_back(page, site, artifacts):
     assert item["description"] == "a red square"
     page.wait_for_function("() => document.querySelectorAll('#meta-rows tr').length === 2")
     page.screenshot(path=artifacts / "item.png", full_page=True)
+    page.evaluate(
+        "() => { document.activeElement.blur(); window.scrollTo(0, 0); "
+        "document.getElementById('panel').scrollTo(0, 0); }"
+    )
+    page.screenshot(path=artifacts / "browser-item.png")  # the README's picture
 
 
 def test_delete_says_the_bucket_file_fate_and_move_rule(page, site):
