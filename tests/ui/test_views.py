@@ -161,3 +161,36 @@ def test_folder_tree_under_a_linguistic_collation_reads_the_rows(ds, monkeypatch
     monkeypatch.setattr(views.item_pages, "_compares_by_code_point", lambda conn: False)
     assert tree(ds, "/") == (["a", "a-b", "Été"], False)
     assert tree(ds, "/a/") == (["deep"], False)
+
+
+def _page_routes() -> list[str]:
+    from fastapi.routing import APIRoute
+
+    from tributary.api import create_app
+
+    app = create_app(catalog=object(), authorizer=object(), drains=object(), runs=object())
+    example = {"dataset": "photos", "item_id": "1", "sync_id": "1", "name": "app.js"}
+    return sorted(
+        route.path.format(**example)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/ui")
+    )
+
+
+def test_every_page_asks_who_calls(site):
+    """No login: 401 on every page, fragment and asset (an HTML page says to log in);
+    a viewer's cookie: the page."""
+    import httpx
+
+    routes = _page_routes()
+    assert len(routes) == 11
+    for path in routes:
+        anonymous = httpx.get(f"{site.url}/tributary{path}")
+        assert anonymous.status_code == 401, path
+        viewer = httpx.get(f"{site.url}/tributary{path}", cookies={"_token": "token-viewer"})
+        assert viewer.status_code == 200, (path, viewer.text[:300])
+        if "/static/" not in path:
+            assert "frame-ancestors 'self'" in viewer.headers["content-security-policy"]
+            assert "Log in to Airflow" in anonymous.text
+    forged = httpx.get(f"{site.url}/tributary/ui/", cookies={"_token": "forged"})
+    assert forged.status_code == 401 and "refused" in forged.text
