@@ -194,3 +194,18 @@ def test_every_page_asks_who_calls(site):
             assert "Log in to Airflow" in anonymous.text
     forged = httpx.get(f"{site.url}/tributary/ui/", cookies={"_token": "forged"})
     assert forged.status_code == 401 and "refused" in forged.text
+
+
+def test_the_vendored_htmx_is_the_pinned_one():
+    """The committed copy is the version package.json pins (and, after `npm ci`, the very
+    file npm installed): no CDN, no drift."""
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    pinned = json.loads((repo / "package.json").read_text())["dependencies"]["htmx.org"]
+    vendored = repo / "include/tributary/api/ui/static/vendor/htmx.min.js"
+    assert f'version:"{pinned}"' in vendored.read_text()
+    installed = repo / "node_modules/htmx.org/dist/htmx.min.js"
+    if installed.exists():
+        assert installed.read_bytes() == vendored.read_bytes()
