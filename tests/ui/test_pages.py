@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -224,3 +225,31 @@ def test_upload_a_file_over_1_gb(page, site, tmp_path):
     with api(site) as client:
         item = client.get("/datasets/inbox/items/by-path", params={"path": "/big/big.bin"})
     assert item.json()["size"] == size
+
+
+def test_move_restore_and_download_from_the_item_panel(page, site):
+    with api(site) as client:
+        put = client.put("/datasets/inbox/files/notes/draft.txt", content=b"first words\n")
+        assert put.status_code == 200, put.text
+    target = item_id(site, "inbox", "/notes/draft.txt")
+    page.goto(site.url + UI + f"/datasets/inbox/items/{target}")
+    # Download: the original's bytes, through the same login.
+    href = page.locator("#item a", has_text="Download").get_attribute("href")
+    original = httpx.get(site.url + href, cookies={"_token": "token-viewer"})
+    assert original.content == b"first words\n"
+    # Move / rename: an internal dataset's item may move.
+    assert "internal storage" in page.locator("#item").inner_text()
+    page.fill("#move-path", "/notes/final.txt")
+    page.get_by_role("button", name="Move").click()
+    page.wait_for_selector("#toast.shown:has-text('Moved to /notes/final.txt')")
+    with api(site) as client:
+        assert client.get(f"/datasets/inbox/items/{target}").json()["path"] == "/notes/final.txt"
+    # Delete, then Restore from the deleted item's panel.
+    page.goto(site.url + UI + f"/datasets/inbox/items/{target}")
+    page.click("#delete-item")
+    page.wait_for_selector("#toast.shown:has-text('Deleted')")
+    page.wait_for_selector("#item button:text('Restore')")  # the page reloads
+    page.get_by_role("button", name="Restore").click()
+    page.wait_for_selector("#toast.shown:has-text('Restored')")
+    with api(site) as client:
+        assert client.get(f"/datasets/inbox/items/{target}").json()["state"] == "active"
