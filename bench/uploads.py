@@ -457,9 +457,7 @@ class UseCase:
         self.catalog = Catalog(catalog_url)
         s3_client(endpoint).create_bucket(Bucket=BUCKET)
         with self.catalog.begin() as conn_:
-            drivers.create(
-                conn_, name="bench-s3", provider="s3", bucket=BUCKET, conn_id="bench_s3"
-            )
+            drivers.create(conn_, name="bench-s3", provider="s3", bucket=BUCKET, conn_id="bench_s3")
             datasets.create(conn_, name="bench-s3", driver_name="bench-s3")
             datasets.create(conn_, name="bench-local")
 
@@ -524,7 +522,10 @@ def run_usecase(args, usecase: UseCase, servers, endpoint, small, big) -> list[d
         base_seconds, base_cpu = baseline(target, endpoint, small, "small", args.jobs, servers)
         ours = usecase.timed(dataset, small, f"/run-{stamp}/", args.jobs, servers)
         small_bytes = sum(f.stat().st_size for f in small)
-        found["small"] = {**compared(ours, base_seconds, base_cpu, small_bytes), "files": len(small)}
+        found["small"] = {
+            **compared(ours, base_seconds, base_cpu, small_bytes),
+            "files": len(small),
+        }
         again = usecase.timed(dataset, small, f"/run-{stamp}/", args.jobs, servers)
         found["small_again"] = {"seconds": again["seconds"], "statuses": again["statuses"]}
         if not args.skip_big:

@@ -477,9 +477,7 @@ def test_a_new_file_finalised_during_a_sync_waits_for_the_drain(catalog, local, 
 
 
 @pytest.mark.parametrize("bucket", ["s3", "local"], indirect=True)
-def test_a_failed_new_body_leaves_no_object_nor_parts_nor_reservation(
-    catalog, bucket, monkeypatch
-):
+def test_a_failed_new_body_leaves_no_object_nor_parts_nor_reservation(catalog, bucket, monkeypatch):
     small_parts(monkeypatch, bucket)
     make_dataset(catalog, bucket)
     bucket.put("data/other.txt", b"not touched")

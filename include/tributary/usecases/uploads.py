@@ -209,7 +209,15 @@ def upload(
             return _result("skipped", existing)
         if decision == "write":
             reservation = _reserve(
-                conn, found, store, key, item_path, existing, size, mimetype, for_drain=not apply_now
+                conn,
+                found,
+                store,
+                key,
+                item_path,
+                existing,
+                size,
+                mimetype,
+                for_drain=not apply_now,
             )
     # A link JSON becomes a linked item (issue 11): its first bytes are kept to tell.
     sniffer = LinkSniffer(reader) if LinkSniffer.wanted(item_path) else None
