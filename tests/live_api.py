@@ -4,7 +4,7 @@ uvicorn serves, on 127.0.0.1 in a thread, what Airflow's API server serves: the 
 ``tributary.api.create_app`` mounted at ``/tributary`` over a real catalog and the real
 internal storage, and a ``POST /auth/token`` login. Only Airflow is left out: a test
 authorizer stands in for its auth manager (an ``admin`` writes, a ``viewer`` only reads),
-and drain requests are recorded instead of triggering the downstream DAG. The client and
+and drain and DAG-run requests are recorded instead of sent to Airflow. The client and
 the installed ``tributary`` command (a subprocess) talk to it over TCP as they would to
 Airflow; the real-Airflow path is ``tests/e2e``.
 """
@@ -53,6 +53,17 @@ class RecordedDrains:
         self.requests.append((dataset, token))
 
 
+@dataclass
+class RecordedRuns:
+    """DAG runs asked for, recorded instead of triggered in Airflow."""
+
+    requests: list[tuple[str, dict, str]] = field(default_factory=list)
+
+    def trigger(self, dag_id: str, conf: dict, token: str) -> dict:
+        self.requests.append((dag_id, conf, token))
+        return {"dag_id": dag_id, "dag_run_id": f"manual__{len(self.requests)}"}
+
+
 async def _login(request: Request) -> JSONResponse:
     body = await request.json()
     user, password = body.get("username"), body.get("password")
@@ -68,6 +79,7 @@ class LiveApi:
     url: str
     catalog: Catalog
     drains: RecordedDrains
+    runs: RecordedRuns
     server: uvicorn.Server
     thread: threading.Thread
 
@@ -86,8 +98,8 @@ class LiveApi:
 
 def start(catalog: Catalog) -> LiveApi:
     """Serve the API over ``catalog`` on a free port; returns once it answers."""
-    drains = RecordedDrains()
-    api = create_app(catalog=catalog, authorizer=TokenAuthorizer(), drains=drains)
+    drains, runs = RecordedDrains(), RecordedRuns()
+    api = create_app(catalog=catalog, authorizer=TokenAuthorizer(), drains=drains, runs=runs)
     app = Starlette(
         routes=[Route("/auth/token", _login, methods=["POST"]), Mount("/tributary", app=api)]
     )
@@ -103,4 +115,4 @@ def start(catalog: Catalog) -> LiveApi:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the live API server did not start")
         time.sleep(0.02)
-    return LiveApi(f"http://127.0.0.1:{port}", catalog, drains, server, thread)
+    return LiveApi(f"http://127.0.0.1:{port}", catalog, drains, runs, server, thread)

@@ -96,9 +96,14 @@ def trigger_import(catalog: Catalog, dataset: str, import_id: int, *, client=Non
 
     get_import(catalog, dataset, import_id)
     run = trigger_dag(DAG_ID, {"dataset": dataset, "import_id": import_id}, client=client)
-    with catalog.begin() as conn:
-        import_queries.set_values(conn, import_id, dag_run_id=run.run_id)
+    record_run(catalog, import_id, run.run_id)
     return {"dag_id": run.dag_id, "dag_run_id": run.run_id}
+
+
+def record_run(catalog: Catalog, import_id: int, dag_run_id: str) -> None:
+    """Remember which Airflow run ingests the import."""
+    with catalog.begin() as conn:
+        import_queries.set_values(conn, import_id, dag_run_id=dag_run_id)
 
 
 def get_import(catalog: Catalog, dataset: str, import_id: int) -> dict:

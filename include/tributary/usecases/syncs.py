@@ -9,7 +9,7 @@ from tributary.airflow_rest import AirflowClient
 from tributary.catalog import Catalog, item_edits
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import syncs as sync_queries
-from tributary.errors import RuleRefused
+from tributary.errors import NotFound, RuleRefused
 from tributary.sync import upstream
 from tributary.usecases.airflow_runs import TriggeredRun, trigger_dag
 
@@ -80,7 +80,7 @@ def start_initial_sync(
     catalog: Catalog, dataset: str, *, client: AirflowClient | None = None
 ) -> TriggeredRun:
     """Start the initial sync (full indexing) of a dataset through Airflow."""
-    _check_syncable(catalog, dataset)
+    check_syncable(catalog, dataset)
     return trigger_dag(INITIAL_SYNC_DAG, {"dataset": dataset}, client=client)
 
 
@@ -94,12 +94,12 @@ def start_upstream_sync(
 ) -> TriggeredRun:
     """Start an upstream sync of a dataset through Airflow (``dry_run``: plan only;
     ``allow_mass_delete``: apply even above the dataset's mass-delete threshold)."""
-    _check_syncable(catalog, dataset)
+    check_syncable(catalog, dataset)
     conf = {"dataset": dataset, "dry_run": dry_run, "allow_mass_delete": allow_mass_delete}
     return trigger_dag(UPSTREAM_SYNC_DAG, conf, client=client)
 
 
-def _check_syncable(catalog: Catalog, dataset: str) -> None:
+def check_syncable(catalog: Catalog, dataset: str) -> None:
     """The dataset exists and may be synced (a clone may not: ``RuleRefused`` says why)."""
     with catalog.begin() as conn:
         found = dataset_queries.get(conn, dataset)
@@ -112,6 +112,16 @@ def sync_history(catalog: Catalog, dataset: str, limit: int = 50) -> list[dict]:
     with catalog.begin() as conn:
         dataset_queries.get(conn, dataset)
         return sync_queries.history(conn, dataset, limit=limit)
+
+
+def get_sync(catalog: Catalog, dataset: str, sync_id: int) -> dict:
+    """One sync run of a dataset as a record: its counts, error, and a dry run's plan."""
+    with catalog.begin() as conn:
+        found = dataset_queries.get(conn, dataset)
+        run = sync_queries.get(conn, sync_id)
+    if run["dataset_id"] != found.id:
+        raise NotFound(f"no sync run {sync_id} of dataset {dataset!r}")
+    return run
 
 
 def syncs_of_run(catalog: Catalog, run: TriggeredRun) -> list[SyncRunSummary]:
