@@ -144,6 +144,85 @@ def storage_key(store: ObjectStore, dataset: Dataset, item_path: str) -> str:
     return key
 
 
+# -- statements built once (an upload runs a dozen: building and keying each anew cost more
+# CPU than SQLite spent executing them) --------------------------------------------------
+
+_NEW_ITEM = (
+    items.insert()
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "dataset_id", "path", "storage_key", "size", "mimetype", "created_at", "updated_at"
+            )
+        }
+    )
+    .values(state="active", kind="file", downstream="put", preprocess_state="pending")
+    .returning(items.c.id)
+)  # fmt: skip
+_NEW_PUT = (
+    outbox_table.insert()
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "dataset_id", "item_id", "storage_key", "spool_key", "next_attempt_at", "error",
+                "created_at",
+            )
+        }
+    )
+    .values(op="put", status="pending")
+    .returning(outbox_table.c.id)
+)  # fmt: skip
+_NEW_ANNOUNCE = (
+    outbox_table.insert()
+    .values({name: sa.bindparam(name) for name in ("dataset_id", "item_id", "storage_key")})
+    .values(
+        op="announce",
+        status="pending",
+        next_attempt_at=sa.bindparam("now"),
+        created_at=sa.bindparam("now"),
+    )
+)
+_CLAIMED = (
+    (outbox_table.c.id == sa.bindparam("entry_id"))
+    & (outbox_table.c.status == "pending")
+    & outbox_table.c.error.in_(downstream.RESERVED)
+)
+_PUT_DONE = (
+    outbox_table.update()
+    .where(_CLAIMED)
+    .values(
+        next_attempt_at=sa.bindparam("now"),
+        error=None,
+        status="done",
+        applied_at=sa.bindparam("now"),
+    )
+)
+_PUT_DUE = (
+    outbox_table.update().where(_CLAIMED).values(next_attempt_at=sa.bindparam("now"), error=None)
+)
+_FINAL_VALUES = (
+    "size", "sha256", "mimetype", "user_metadata", "mtime", "updated_at", "etag", "downstream",
+)  # fmt: skip
+_FINAL_ITEM = (
+    items.update()
+    .where(items.c.id == sa.bindparam("item_id"))
+    .values({name: sa.bindparam(name) for name in _FINAL_VALUES})
+    .values(
+        state="active",
+        deleted_at=None,
+        vanished_at=None,
+        preprocess_state="pending",
+        preprocess_error=None,
+        preprocessed_at=None,
+        thumbnail_key=None,
+        system_metadata=None,
+    )
+    .returning(items)
+)
+
+
 # -- the upload ----------------------------------------------------------------------------
 
 
@@ -248,7 +327,9 @@ def upload(
         with catalog.begin() as conn:
             row = _item_by_id(conn, row["id"])
     status = "replaced" if replacing else "created"
-    log.info("Uploaded %s to dataset %s (%s, %d bytes)", item_path, dataset, status, body.position)
+    # Debug only: the access log has a line per request already, and a formatted line per
+    # file cost more CPU than the catalog's part of a small upload.
+    log.debug("Uploaded %s to dataset %s (%s, %d bytes)", item_path, dataset, status, body.position)
     return _result(status, row)
 
 
@@ -359,25 +440,21 @@ def _reserve(
         item_queries.check_quota(conn, dataset_id=dataset.id, dataset_name=dataset.name, needed=1)
     now = downstream.now_utc()
     if existing is None:
+        # A concurrent upload of the same new path fails here (the path is unique): the
+        # whole transaction is undone, nothing else was written in it yet.
         try:
-            with conn.begin_nested():
-                item_id = conn.execute(
-                    items.insert()
-                    .values(
-                        dataset_id=dataset.id,
-                        path=item_path,
-                        storage_key=key,
-                        size=size or 0,
-                        mimetype=mimetype,
-                        state="active",
-                        kind="file",
-                        downstream="put",
-                        preprocess_state="pending",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(items.c.id)
-                ).scalar_one()
+            item_id = conn.execute(
+                _NEW_ITEM,
+                {
+                    "dataset_id": dataset.id,
+                    "path": item_path,
+                    "storage_key": key,
+                    "size": size or 0,
+                    "mimetype": mimetype,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            ).scalar_one()
         except IntegrityError:
             raise Conflict(
                 f"{item_path} is being uploaded by another request; try again shortly"
@@ -393,20 +470,19 @@ def _reserve(
     straight = existing is None and not (for_drain and dataset.driver is not None)
     spool = None if straight else downstream.spool_key(store, uuid.uuid4().hex)
     mark = downstream.RESERVED_NEW if existing is None else downstream.RESERVED_EXISTING
-    entry_id = outbox.enqueue(
-        conn,
-        dataset_id=dataset.id,
-        op="put",
-        storage_key=key,
-        item_id=item_id,
-        spool_key=spool,
-        now=now,
-    )
-    conn.execute(
-        outbox_table.update()
-        .where(outbox_table.c.id == entry_id)
-        .values(next_attempt_at=now + upload_lease(), error=mark)
-    )
+    # The put row, due only when the lease runs out (an uploader that died).
+    entry_id = conn.execute(
+        _NEW_PUT,
+        {
+            "dataset_id": dataset.id,
+            "item_id": item_id,
+            "storage_key": key,
+            "spool_key": spool,
+            "next_attempt_at": now + upload_lease(),
+            "error": mark,
+            "created_at": now,
+        },
+    ).scalar_one()
     entry = {
         "id": entry_id,
         "item_id": item_id,
@@ -498,47 +574,30 @@ def _finalise(
         dataset.driver is not None and downstream.sync_running(conn, dataset.id)
     )
     # Still this upload's (not abandoned by the drain for a lapsed lease): claimed here.
-    outcome = (
-        outbox_table.update()
-        .where(
-            (outbox_table.c.id == entry["id"])
-            & (outbox_table.c.status == "pending")
-            & outbox_table.c.error.in_(downstream.RESERVED)
-        )
-        .values(next_attempt_at=now, error=None)
-    )
-    if not due:
-        outcome = outcome.values(status="done", applied_at=now)
-    if conn.execute(outcome).rowcount != 1:
+    claimed = conn.execute(_PUT_DUE if due else _PUT_DONE, {"entry_id": entry["id"], "now": now})
+    if claimed.rowcount != 1:
         raise Conflict(
             "the upload made no progress for longer than TRIBUTARY_UPLOAD_LEASE_SECONDS and "
             "was abandoned; upload it again"
         )
     previous = reservation.previous or {}
-    values = {
-        "size": body.position,
-        "sha256": body.hexdigest("sha256"),
-        "mimetype": mimetype,
-        "state": "active",
-        "deleted_at": None,
-        "vanished_at": None,
-        "preprocess_state": "pending",
-        "preprocess_error": None,
-        "preprocessed_at": None,
-        "thumbnail_key": None,
-        "system_metadata": None,
-        "user_metadata": {**(previous.get("user_metadata") or {}), **(metadata or {})} or None,
-        "mtime": written.last_modified,
-        "updated_at": now,
-    }
-    if reservation.straight:
-        # The etag the bucket gave the file: a later listing shows the same one.
-        values.update(etag=written.etag, downstream="put" if due else None)
-    else:
-        values.update(etag=None)
+    user_metadata = {**(previous.get("user_metadata") or {}), **(metadata or {})} or None
     row = dict(
         conn.execute(
-            items.update().where(items.c.id == entry["item_id"]).values(**values).returning(items)
+            _FINAL_ITEM,
+            {
+                "item_id": entry["item_id"],
+                "size": body.position,
+                "sha256": body.hexdigest("sha256"),
+                "mimetype": mimetype,
+                "user_metadata": user_metadata,
+                "mtime": written.last_modified,
+                "updated_at": now,
+                # A straight write: the etag the bucket gave the file (a later listing
+                # shows the same one). A spooled one: the drain records it.
+                "etag": written.etag if reservation.straight else None,
+                "downstream": "put" if due else None,
+            },
         )
         .mappings()
         .one()
@@ -552,13 +611,14 @@ def _finalise(
             item_id=entry["item_id"],
             now=now,
         )
-    outbox.enqueue(
-        conn,
-        dataset_id=row["dataset_id"],
-        op="announce",
-        storage_key=row["storage_key"],
-        item_id=row["id"],
-        now=now,
+    conn.execute(
+        _NEW_ANNOUNCE,
+        {
+            "dataset_id": row["dataset_id"],
+            "item_id": row["id"],
+            "storage_key": row["storage_key"],
+            "now": now,
+        },
     )
     return row, due
 
