@@ -1,6 +1,8 @@
 """The downstream sync: apply the outbox's operations to the buckets, each exactly once.
 
-This is the only code that writes a bucket for platform edits. Rows are applied in id
+This is the only code that writes a bucket for platform edits, but for the body of an
+upload (written by the upload itself: a new file straight to its key, a replacement to its
+spool, its outbox row reserved before any byte). Rows are applied in id
 order; every operation is idempotent on its target and marked done only after it took
 effect, so a drain killed at any point and run again applies each entry once:
 

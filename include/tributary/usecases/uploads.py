@@ -2,21 +2,26 @@
 
 One upload, whatever the front end (REST API, client, CLI):
 
-1. **Decide** from the item at the path: the same content (SHA-256 given by the client and
-   recorded on the item) is ``skipped`` without reading the body; other content is a
-   ``Conflict`` unless ``overwrite``; without a recorded hash the body is read and hashed
-   (not written) to tell.
-2. **Reserve** (one transaction): the quota is checked before any byte is written, the
-   item is created (or an existing one flagged ``downstream='put'``) and the outbox ``put``
-   row reserved. The reservation is due only when its lease runs out: if this process
-   dies, the downstream sync removes it (the new item goes) — nothing half-made stays.
-3. **Write** the body: a new file of a dataset on the internal storage straight to its
-   place; everything else to a spool in the hidden folder (``.tributary/spool/``), to be
-   copied to its key server-side. A failed write undoes the reservation.
-4. **Finalise** (one transaction): the item takes the new content's size, SHA-256 and
-   mimetype, its preprocessing starts over (old thumbnail dropped through the outbox), an
-   ``announce`` row is queued (the drain emits ``items-created``), the ``put`` row becomes
-   due. Then the put is tried at once; what fails is left to ``tributary_downstream_sync``.
+1. **Decide** from the item at the path (one transaction with 2.): the same content
+   (SHA-256 given by the client and recorded on the item) is ``skipped`` without reading
+   the body; other content is a ``Conflict`` unless ``overwrite``; without a recorded hash
+   the body is read and hashed (not written) to tell.
+2. **Reserve** (the same transaction): the quota is checked before any byte is written,
+   the item is created (or an existing one flagged ``downstream='put'``) and the outbox
+   ``put`` row reserved. The reservation is due only when its lease runs out: if this
+   process dies, the downstream sync removes it (the new item goes) — nothing half-made
+   stays. Committed before the body is read, so a sync listing the key meanwhile sees a
+   waiting upload (never a new, changed or vanished file).
+3. **Write** the body: a new file straight to its key (one PutObject up to the multipart
+   threshold; whole or not at all on every store); a file replacing content to a spool in
+   the hidden folder (``.tributary/spool/``), to be copied to its key server-side, so the
+   old bytes stay until the new ones are whole. A failed write undoes the reservation.
+4. **Finalise** (one transaction): the item takes the new content's size, SHA-256,
+   mimetype and (written straight) the bucket's etag, its preprocessing starts over (old
+   thumbnail dropped through the outbox), an ``announce`` row is queued (the drain emits
+   ``items-created``). The put row is done — or due, for a spooled body (then tried at
+   once; what fails is left to ``tributary_downstream_sync``) and for a new file on a
+   driver finalised while a sync of its dataset runs (the drain records it after).
 """
 
 from __future__ import annotations
