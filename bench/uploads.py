@@ -159,6 +159,46 @@ def start_api_server(env: dict[str, str]) -> subprocess.Popen:
     raise SystemExit("airflow api-server did not answer within 240 s")
 
 
+_LIVE_SERVER = """
+import sys, time
+sys.path[:0] = [{repo!r}, {include!r}]
+from tributary.catalog import Catalog
+from tests.live_api import start
+live = start(Catalog({catalog!r}))
+print(live.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def start_uvicorn_server(env: dict[str, str]) -> subprocess.Popen:
+    """Tributary's API alone on uvicorn (``tests/live_api.py``: the real app, a test
+    login) in a process of its own, as the Airflow API server would mount it."""
+    code = _LIVE_SERVER.format(
+        repo=str(REPO), include=str(REPO / "include"), catalog=env["TRIBUTARY_CATALOG_URL"]
+    )
+    log = (WORK / "api-server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        start_new_session=True,
+    )
+    url = server.stdout.readline().strip()
+    if not url:
+        raise SystemExit(f"the uvicorn API server did not start; see {WORK / 'api-server.log'}")
+    from tests.live_api import USERS
+
+    env.update(
+        TRIBUTARY_AIRFLOW_URL=url,
+        TRIBUTARY_AIRFLOW_USER="admin",
+        TRIBUTARY_AIRFLOW_PASSWORD=USERS["admin"][0],
+    )
+    return server
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -420,9 +460,7 @@ def tiny_baseline(target: str, files: list[Path], endpoint: str) -> float:
 def tiny_overhead(env: dict[str, str], target: str, files: list[Path], endpoint: str) -> dict:
     """Per-file milliseconds, one at a time: the Python client through the API against a
     direct ``put_object`` (S3) or a file write (local)."""
-    from tributary.client import Client
-
-    client = Client(env["TRIBUTARY_AIRFLOW_URL"], user="admin", password="admin")  # noqa: S106
+    client = _client(env)
     dataset = f"bench-{target}"
     client.upload_file(dataset, files[0], "/tiny-warmup/0.bin")  # the login, a warm pool
     started = time.monotonic()
@@ -549,9 +587,17 @@ def run_usecase(args, usecase: UseCase, servers, endpoint, small, big) -> list[d
 # -- the run -------------------------------------------------------------------------------
 
 
-def prepare_datasets(env: dict[str, str], endpoint: str) -> None:
+def _client(env: dict[str, str]):
     from tributary.client import Client
 
+    return Client(
+        env["TRIBUTARY_AIRFLOW_URL"],
+        user=env["TRIBUTARY_AIRFLOW_USER"],
+        password=env["TRIBUTARY_AIRFLOW_PASSWORD"],
+    )
+
+
+def prepare_datasets(env: dict[str, str], endpoint: str) -> None:
     s3_client(endpoint).create_bucket(Bucket=BUCKET)
     made = tributary(
         env, "driver", "create", "bench-s3", "--provider", "s3", "--bucket", BUCKET,
@@ -559,9 +605,15 @@ def prepare_datasets(env: dict[str, str], endpoint: str) -> None:
     )  # fmt: skip
     if made.returncode:
         raise SystemExit(f"driver create failed: {made.stderr.strip()}")
-    with Client(env["TRIBUTARY_AIRFLOW_URL"], user="admin", password="admin") as client:  # noqa: S106
+    with _client(env) as client:
         client.create_dataset("bench-local", sync=False)
         client.create_dataset("bench-s3", driver="bench-s3", sync=False)
+        # A long-lived server: its SDK clients built before any timing.
+        warmup = WORK / "data" / "warmup.bin"
+        warmup.parent.mkdir(parents=True, exist_ok=True)
+        warmup.write_bytes(b"warm")
+        for dataset in ("bench-local", "bench-s3"):
+            client.upload_file(dataset, warmup, "/warmup.bin")
 
 
 def baseline(target: str, endpoint: str, files: list[Path], name: str, jobs: int, servers):
@@ -672,6 +724,12 @@ def main() -> int:
         help="api: the CLI through an airflow api-server; usecase: upload() in-process",
     )
     parser.add_argument(
+        "--server",
+        choices=("airflow", "uvicorn"),
+        default="airflow",
+        help="api level: airflow api-server (needs the plugin) or the app alone on uvicorn",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy the API server during the small files"
     )
     parser.add_argument(
@@ -710,7 +768,10 @@ def main() -> int:
         else:
             env = airflow_environment(moto.endpoint, args.api_workers, catalog_url)
             shutil.rmtree(env["TRIBUTARY_STORAGE_ROOT"], ignore_errors=True)
-            server = start_api_server(env)
+            if args.server == "airflow":
+                server = start_api_server(env)
+            else:
+                server = start_uvicorn_server(env)
             prepare_datasets(env, moto.endpoint)
             for target in args.targets.split(","):
                 servers = {"api": server.pid, "moto": moto.process.pid}
