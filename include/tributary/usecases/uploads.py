@@ -2,7 +2,7 @@
 
 One upload, whatever the front end (REST API, client, CLI):
 
-1. **Decide** from the item at the path (one transaction with 2.): the same content
+1. **Decide** from the item at the path (in one transaction with 2.): the same content
    (SHA-256 given by the client and recorded on the item) is ``skipped`` without reading
    the body; other content is a ``Conflict`` unless ``overwrite``; without a recorded hash
    the body is read and hashed (not written) to tell.
@@ -284,9 +284,11 @@ def upload(
         raise TooLarge(f"{item_path} is {size} bytes; the upload limit is {limit} bytes")
     with catalog.begin() as conn:
         found = dataset_queries.get(conn, dataset)
-        store = open_dataset_store(found)
-        key = storage_key(store, found, item_path)
-        mimetype = mimetype_of_extension(item_path.rpartition("/")[2]) or _bare(content_type)
+    # Outside any transaction: the internal storage's driver is read in one of its own.
+    store = open_dataset_store(found)
+    key = storage_key(store, found, item_path)
+    mimetype = mimetype_of_extension(item_path.rpartition("/")[2]) or _bare(content_type)
+    with catalog.begin() as conn:
         existing = _item_at(conn, found.id, key)
         decision = _decide(conn, existing, sha256, overwrite, item_path)
         if decision == "skip":
