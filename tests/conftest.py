@@ -174,3 +174,19 @@ def bucket(request, tmp_path):
     provider = request.param
     emulator = request.getfixturevalue(_EMULATOR_OF[provider]) if provider != "local" else None
     return new_bucket(provider, emulator, tmp_path)
+
+
+# -- the REST API on a real HTTP server ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_api_server(tmp_path_factory):
+    """Tributary's API on uvicorn (tests/live_api.py), one for the session: a test gives
+    it its own catalog with ``live_api_server.use(catalog)``."""
+    from tests import live_api
+    from tributary.catalog import Catalog
+
+    first = tmp_path_factory.mktemp("live-api") / "catalog.db"
+    server = live_api.start(Catalog(f"sqlite:///{first}"))
+    yield server
+    server.stop()

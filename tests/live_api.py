@@ -82,6 +82,15 @@ class LiveApi:
     runs: RecordedRuns
     server: uvicorn.Server
     thread: threading.Thread
+    app: object = None  # Tributary's FastAPI app, under /tributary
+
+    def use(self, catalog: Catalog) -> None:
+        """Serve ``catalog`` from now on, with nothing recorded yet (one server for many
+        tests, each with a fresh catalog)."""
+        self.catalog = catalog
+        self.app.state.catalog = catalog
+        self.drains.requests.clear()
+        self.runs.requests.clear()
 
     def env(self, user: str = "admin") -> dict[str, str]:
         """The CLI's settings for this server and user."""
@@ -115,4 +124,4 @@ def start(catalog: Catalog) -> LiveApi:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the live API server did not start")
         time.sleep(0.02)
-    return LiveApi(f"http://127.0.0.1:{port}", catalog, drains, runs, server, thread)
+    return LiveApi(f"http://127.0.0.1:{port}", catalog, drains, runs, server, thread, api)

@@ -22,7 +22,6 @@ SECRET = "pw-never-shown"  # noqa: S105 - a fake login, to look for in messages
 USAGE, FAILURE = 2, 1
 
 # Until the REST API (branch api) is merged here, the tests against it cannot run.
-NO_API = "tributary.api (the REST API) is not on this branch yet"
 
 
 def closed_port() -> int:
@@ -162,16 +161,13 @@ def test_no_bar_when_stderr_is_piped_and_json_lines_on_stdout(monkeypatch, capsy
 
 
 @pytest.fixture
-def live(tmp_path, monkeypatch):
-    pytest.importorskip("tributary.api.app", reason=NO_API)
-    from tests import live_api
+def live(live_api_server, tmp_path, monkeypatch):
     from tributary.catalog import Catalog
 
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     monkeypatch.setenv("TRIBUTARY_CATALOG_URL", url)
-    server = live_api.start(Catalog(url))
-    yield server
-    server.stop()
+    live_api_server.use(Catalog(url))
+    return live_api_server
 
 
 @pytest.fixture

@@ -6,21 +6,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests import live_api
 from tributary.catalog import Catalog
 
 API = "/tributary/api/v1"
 
 
 @pytest.fixture
-def live(tmp_path, monkeypatch):
+def live(live_api_server, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     monkeypatch.setenv("TRIBUTARY_CATALOG_URL", url)
     monkeypatch.setenv("TRIBUTARY_STORAGE_ROOT", str(tmp_path / "storage"))
-    catalog = Catalog(url)
-    server = live_api.start(catalog)
-    yield server
-    server.stop()
+    live_api_server.use(Catalog(url))
+    return live_api_server
 
 
 def _client(live, user: str | None) -> httpx.Client:

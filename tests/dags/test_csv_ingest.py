@@ -1,6 +1,7 @@
 """``tributary_csv_ingest``: parsed like every Tributary DAG, and run with ``dag.test()`` on
-a dataset on a local driver and on moto S3, with a real HTTP server on 127.0.0.1 (allowed
-through ``TRIBUTARY_FETCH_ALLOW``) for upload rows."""
+a dataset on every storage kind (a local driver, moto S3, Azurite, the GCS emulator), with
+a real HTTP server on 127.0.0.1 (allowed through ``TRIBUTARY_FETCH_ALLOW``) for upload
+rows; the link round trip (link → bucket → a sync of another dataset) on each kind too."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def test_a_mapped_batch_shows_its_lines():
     assert jinja2.Template(template).render(task=task) == "lines 2-1001"
 
 
-@pytest.mark.parametrize("bucket", ["local", "s3"], indirect=True)
+@pytest.mark.parametrize("bucket", ["local", "s3", "azure", "gcs"], indirect=True)
 def test_good_rows_land_in_the_bucket_bad_rows_are_reported_and_a_re_import_skips(
     airflow_db, catalog, bucket, server
 ):
@@ -151,7 +152,7 @@ def test_a_csv_of_bad_rows_only_still_writes_its_report(airflow_db, catalog, buc
     assert report.splitlines()[1].startswith("2,a.jpg,")
 
 
-@pytest.mark.parametrize("bucket", ["local"], indirect=True)
+@pytest.mark.parametrize("bucket", ["local", "s3", "azure", "gcs"], indirect=True)
 def test_a_link_reaches_the_bucket_and_a_sync_of_another_dataset_sees_a_linked_item(
     airflow_db, catalog, bucket
 ):

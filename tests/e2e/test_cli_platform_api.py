@@ -5,19 +5,19 @@ metadata, delete and restore, and a Viewer refused."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tributary.client import Client, Forbidden
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-# The session's Airflow (tests/e2e/conftest.py) comes with the REST API (branch api).
-pytest.importorskip("tributary.api.app", reason="the REST API is not on this branch yet")
 TRIBUTARY = Path(sys.executable).parent / "tributary"
 
 
@@ -33,6 +33,17 @@ def cli(server, *args: str, user: str = "admin") -> subprocess.CompletedProcess:
         [str(TRIBUTARY), *args], capture_output=True, text=True, timeout=300, env=env,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def downstream_paused(server):
+    dag = f"{server}/api/v2/dags/tributary_downstream_sync"
+    paused = httpx.patch(dag, json={"is_paused": True}, headers=server.headers(), timeout=60)
+    assert paused.status_code == 200, paused.text
+    try:
+        yield
+    finally:
+        httpx.patch(dag, json={"is_paused": False}, headers=server.headers(), timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +114,14 @@ def test_metadata_delete_and_restore(airflow_server, inbox, tmp_path):
     assert applied.stdout == "1 lines applied, 1 refused\n"
     assert applied.stderr.startswith(f"error: {bulk}: line 2: ")
 
-    deleted = cli(airflow_server, "delete", inbox, "/gate.jpg", "--yes")
-    assert deleted.returncode == 0, deleted.stderr
-    assert "removed from the internal storage" in deleted.stdout
-    restored = cli(airflow_server, "restore", inbox, "/gate.jpg")
-    assert restored.returncode == 0, restored.stderr
+    # A downstream run (asked for by earlier uploads) would apply the delete before the
+    # restore: held paused meanwhile, so the restore finds the file still there.
+    with downstream_paused(airflow_server):
+        deleted = cli(airflow_server, "delete", inbox, "/gate.jpg", "--yes")
+        assert deleted.returncode == 0, deleted.stderr
+        assert "removed from the internal storage" in deleted.stdout
+        restored = cli(airflow_server, "restore", inbox, "/gate.jpg")
+        assert restored.returncode == 0, restored.stderr
 
 
 def test_a_viewer_reads_and_cannot_upload(airflow_server, inbox, tmp_path):

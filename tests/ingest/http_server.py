@@ -17,6 +17,8 @@ Routes (the query string is free for the test's own use):
 - ``/cookie``           sets a session cookie
 - ``/chain/<n>``        302 to ``/chain/<n-1>``; ``/chain/0`` is 200 ``end``
 - ``/big/<n>``          ``n`` bytes with Content-Length; ``/big-chunked/<n>`` without it
+- ``/files/<name>``     ``server.files[name]`` (a test's own bytes), honours ``Range``
+- ``/plain/<name>``     the same, ignoring ``Range`` (200, whole body, no Accept-Ranges)
 """
 
 from __future__ import annotations
@@ -88,6 +90,18 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     # -- routes -----------------------------------------------------------------------------
+
+    def files(self, name: str) -> None:
+        if name not in self.server.files:
+            self.send_body(404, b"")
+            return
+        self.send_ranged(self.server.files[name], self.server.types.get(name, "image/jpeg"))
+
+    def plain(self, name: str) -> None:
+        if name not in self.server.files:
+            self.send_body(404, b"")
+            return
+        self.send_body(200, self.server.files[name], self.server.types.get(name, "image/jpeg"))
 
     def image(self) -> None:
         self.send_ranged(JPEG, "image/jpeg")
@@ -203,6 +217,8 @@ ROUTES = [
     (r"/chain/(\d+)", Handler.chain),
     (r"/big/(\d+)", Handler.big),
     (r"/big-chunked/(\d+)", Handler.big_chunked),
+    (r"/files/([\w.-]+)", Handler.files),
+    (r"/plain/([\w.-]+)", Handler.plain),
 ]
 
 
@@ -216,6 +232,8 @@ class TestServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.requests: list[tuple[str, dict]] = []
         self.counts: collections.Counter[str] = collections.Counter()
+        self.files: dict[str, bytes] = {}  # served at /files/<name> and /plain/<name>
+        self.types: dict[str, str] = {}  # their content types (image/jpeg by default)
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def handle_error(self, request, client_address) -> None:

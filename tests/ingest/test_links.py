@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tributary.ingest.errors import InvalidLink
-from tributary.ingest.links import MAX_LINK_BYTES, Link, make_link, parse_link
+from tributary.ingest.links import MAX_LINK_BYTES, Link, link_file, make_link, parse_link
 
 SIGNED = "https://b.s3.amazonaws.com/v/clip.mov?X-Amz-Signature=ab%2Fcd&X-Amz-Expires=60"
 
@@ -106,3 +106,22 @@ def test_make_link_refuses_what_would_not_be_fetched():
         make_link("https://x.example/a.jpg", "jpeg")
     with pytest.raises(InvalidLink, match="at most 65,536 bytes"):
         make_link("https://x.example/a.jpg", name="n" * MAX_LINK_BYTES)
+
+
+@pytest.mark.parametrize(
+    ("url", "mimetype", "name"),
+    [
+        pytest.param("https://h.example/a.jpg", "", None, id="plain"),
+        pytest.param(
+            'https://h.example/a.jpg?q="x"&b=\\', "video", 'ü 名\u2028\t"x".mp4', id="odd"
+        ),
+        pytest.param("https://h.example/a", "image/png", "", id="empty-name"),
+    ],
+)
+def test_the_link_file_is_json_dumps_with_indent_2_and_parses_to_its_link(url, mimetype, name):
+    link, data = link_file(url, mimetype, name)
+
+    document = json.loads(data)
+    assert data == json.dumps(document, ensure_ascii=False, indent=2).encode()
+    assert data == make_link(url, mimetype, name)
+    assert parse_link(data) == link

@@ -314,3 +314,34 @@ def test_a_dataset_with_imports_can_be_deleted(catalog, bucket_root):
     assert delete_dataset(catalog, "notes", run_alive=lambda *_: False).name == "notes"
     with catalog.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(imports)).scalar() == 0
+
+
+def test_upload_rows_in_bulk_leave_no_reservation_nor_stray_object(
+    catalog, bucket_root, internal_root, server, request
+):
+    import hashlib
+
+    from tributary.catalog.schema import outbox
+
+    make_datasets(catalog, bucket_root)
+
+    done = run_import(catalog, "notes", the_csv(server, "bulk" + request.node.callspec.id))
+
+    assert done["created"] == 3
+    found = items_by_path(catalog)
+    dog = found["/shots/dog.jpg"]
+    assert dog["sha256"] == hashlib.sha256(JPEG).hexdigest() and dog["size"] == len(JPEG)
+    assert dog["etag"] and dog["downstream"] is None and dog["mimetype"] == "image/jpeg"
+    inline = found["/shots/inline.png"]
+    assert inline["source_url"] is None and inline["kind"] == "file"
+    with catalog.begin() as conn:
+        rows = conn.execute(sa.select(outbox.c.op, outbox.c.status, outbox.c.error)).all()
+        waiting = conn.execute(
+            sa.select(sa.func.count()).where(items.c.downstream.is_not(None))
+        ).scalar_one()
+    assert waiting == 0
+    assert not [r for r in rows if r.error and r.error.startswith("reserved")]
+    assert all(r.status == "done" for r in rows if r.op == "put")
+    assert sum(r.op == "announce" for r in rows) == 3
+    on_disk = sorted(p.name for p in (internal_root / "notes" / "shots").iterdir())
+    assert on_disk == ["cat.jpg.json", "dog.jpg", "inline.png"]  # none of the failed rows

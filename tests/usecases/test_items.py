@@ -28,6 +28,7 @@ RECORD_KEYS = {
     "preprocessed_at",
     "thumbnail",
     "kind",
+    "url",
     "downstream",
     "deleted_at",
 }
@@ -61,6 +62,26 @@ def test_a_record_has_the_public_shape_and_no_storage_key():
     assert record["metadata"] == {"system": {}, "user": {"camera": 3}}
     assert record["thumbnail"] == ".tributary/thumbnails/7.jpg"
     assert record["created_at"] == now
+    assert (record["kind"], record["url"]) == ("file", None)
+
+
+def test_a_link_record_shows_its_url_redacted():
+    signed = "https://h.example/a.jpg?X-Amz-Expires=60&X-Amz-Signature=deadbeef&sig=abc"
+    row = {
+        **{key: None for key in RECORD_KEYS - {"metadata", "thumbnail"}},
+        "kind": "link",
+        "source_url": signed,
+        "system_metadata": None,
+        "user_metadata": None,
+        "thumbnail_key": None,
+    }
+
+    record = item_record(row)
+
+    assert record["url"] == (
+        "https://h.example/a.jpg?X-Amz-Expires=60&X-Amz-Signature=REDACTED&sig=REDACTED"
+    )
+    assert item_record({**row, "kind": "file"})["url"] is None  # a stale URL never shows
 
 
 def test_items_stream_in_path_order_as_records(catalog, dataset, bucket):

@@ -198,3 +198,20 @@ def test_uploading_a_link_file_makes_a_linked_item(catalog, bucket_root):
     assert replaced["id"] == linked["id"] and replaced["kind"] == "file"
     assert replaced["mimetype"] == "application/json"
     assert item_row(catalog, linked["id"])["source_url"] is None
+
+
+def test_items_json_shows_the_kind_and_the_redacted_url(catalog, bucket_root, capsys, monkeypatch):
+    from tests.test_cli import json_lines, tributary
+
+    make_datasets(catalog, bucket_root)
+    create_link(catalog, "notes", SIGNED)
+    upload(catalog, "notes", "/plain.txt", io.BytesIO(b"text"))
+
+    code, out, _ = tributary(capsys, monkeypatch, "items", "notes", "--json")
+
+    assert code == 0 and "deadbeef" not in out and "AKIAEXAMPLE" not in out
+    found = {record["path"]: record for record in json_lines(out)}
+    assert found["/cat.jpg.json"]["kind"] == "link"
+    assert found["/cat.jpg.json"]["url"].startswith("https://bucket.s3.amazonaws.com/cams/")
+    assert "X-Amz-Signature=REDACTED" in found["/cat.jpg.json"]["url"]
+    assert (found["/plain.txt"]["kind"], found["/plain.txt"]["url"]) == ("file", None)

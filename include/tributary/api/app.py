@@ -1,5 +1,5 @@
 """The FastAPI app: its services (catalog, authorizer, drains, runs), error answers and
-routes. Airflow's API server mounts it through ``plugins/tributary_plugin.py``."""
+routes. Airflow's API server mounts it through ``plugins/tributary_ui/``."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def create_app(
         title="Tributary",
         summary="Datasets over cloud buckets: items, uploads, metadata, syncs.",
         version="1",
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        docs_url=API + "/docs",
+        openapi_url=API + "/openapi.json",
         redoc_url=None,
     )
     app.state.catalog = catalog if catalog is not None else _LazyCatalog()

@@ -21,12 +21,14 @@ from tributary.errors import (
     TooLarge,
     TributaryError,
 )
+from tributary.usecases.airflow_runs import DagPaused
 
 log = logging.getLogger(__name__)
 
 # Most specific first: the first class an error is an instance of gives its status.
 STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
+    (DagPaused, 409),
     (Conflict, 409),
     (RuleRefused, 409),
     (SyncLocked, 409),
@@ -44,7 +46,11 @@ def one_line(text: object, limit: int = 1000) -> str:
 
 
 def status_of(exc: Exception) -> int:
-    """The HTTP status of a Tributary error; 502 for Airflow or a bucket failing."""
+    """The HTTP status of a Tributary error; 502 for Airflow or a bucket failing. An
+    error that carries Airflow's own refusal (``http_status``, a 401 or 403 on a run the
+    API started with the caller's token) keeps its status."""
+    if isinstance(getattr(exc, "http_status", None), int):
+        return exc.http_status
     for kind, code in STATUS_OF:
         if isinstance(exc, kind):
             return code

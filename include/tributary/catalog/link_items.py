@@ -59,3 +59,20 @@ def link_candidates(conn: Connection, dataset_id: int, min_id: int, max_id: int)
         .order_by(items.c.id)
     ).mappings()
     return [dict(row) for row in rows]
+
+
+def link_urls(conn: Connection, item_ids: list[int]) -> dict[int, dict]:
+    """The linked items among ``item_ids``: ``{id: {"url", "mimetype"}}`` (files absent)."""
+    if not item_ids:
+        return {}
+    found: dict[int, dict] = {}
+    for start in range(0, len(item_ids), 500):  # bound the IN list
+        rows = conn.execute(
+            sa.select(items.c.id, items.c.source_url, items.c.mimetype).where(
+                items.c.id.in_(item_ids[start : start + 500])
+                & (items.c.kind == "link")
+                & items.c.source_url.is_not(None)
+            )
+        )
+        found.update({i: {"url": url, "mimetype": mimetype} for i, url, mimetype in rows})
+    return found

@@ -120,7 +120,9 @@ def _content_type(response: httpx.Response) -> str | None:
     return value or None
 
 
-def _accepted(content_type: str | None, accept: Sequence[str]) -> bool:
+def accepted_type(content_type: str | None, accept: Sequence[str]) -> bool:
+    """Whether a server's ``content_type`` is one of ``accept`` (``image/jpeg``, a family
+    ``image/`` or ``image/*``); an unnamed or octet-stream type passes (sniffed later)."""
     if content_type is None or content_type in GENERIC_TYPES:
         return True
     family = content_type.split("/", 1)[0] + "/"
@@ -184,23 +186,44 @@ class Fetcher:
         self.close()
 
     @contextlib.contextmanager
-    def stream(self, url: str, *, accept: Sequence[str] = ()) -> Iterator[RemoteBody]:
+    def stream(
+        self,
+        url: str,
+        *,
+        accept: Sequence[str] = (),
+        start: int | None = None,
+        end: int | None = None,
+    ) -> Iterator[RemoteBody]:
         """The body of ``url`` as an iterable of chunks (``RemoteBody``, with ``info``).
 
         ``accept`` (e.g. ``("image/", "video/")``) refuses another content type with
         ``WrongContentType`` (an unnamed or octet-stream type passes). A Content-Length
         above the cap is refused before the body; a body growing past it while streaming
         too (``TooLarge``).
+
+        ``start``/``end`` (inclusive; ``end`` None: to the last byte) ask for a byte range
+        (``Range: bytes=start-end``). The server may answer 206 with the range
+        (``body.status``, ``body.content_range``), 200 with the whole body (it ignores
+        ``Range``: the caller skips what it did not want), or 416 (``HTTPStatus``). The
+        cap then applies to the bytes sent, so a part of a large video streams.
         """
-        with self._opened(url, {}) as (response, final_url):
-            info = _info_of(response, final_url)
-            if accept and not _accepted(info.content_type, accept):
+        headers = {}
+        if start is not None or end is not None:
+            first = start or 0
+            headers["Range"] = f"bytes={first}-{'' if end is None else end}"
+        with self._opened(url, headers) as (response, final_url):
+            info = _info_of(response, final_url, asked_range=bool(headers))
+            if accept and not accepted_type(info.content_type, accept):
                 raise WrongContentType(
                     f"GET {redact_url(final_url)}: content type {info.content_type!r} "
                     f"is not {' or '.join(accept)}"
                 )
-            if info.size is not None and info.size > self.settings.max_bytes:
-                raise self._too_large(final_url, f"announces {info.size:,} bytes")
+            sent = info.size
+            if response.status_code == 206:
+                length = response.headers.get("content-length", "")
+                sent = int(length) if length.isdigit() else None
+            if sent is not None and sent > self.settings.max_bytes:
+                raise self._too_large(final_url, f"announces {sent:,} bytes")
             yield RemoteBody(self, response, info)
 
     def info(self, url: str) -> RemoteInfo:
@@ -333,6 +356,19 @@ class RemoteBody:
     def __init__(self, fetcher: Fetcher, response: httpx.Response, info: RemoteInfo) -> None:
         self._fetcher, self._response, self.info = fetcher, response, info
         self.bytes_read = 0
+
+    @property
+    def status(self) -> int:
+        """The HTTP status: 200, or 206 for a range."""
+        return self._response.status_code
+
+    @property
+    def content_range(self) -> tuple[int, int] | None:
+        """``(first, last)`` byte of a 206 answer (None for a 200)."""
+        match = _CONTENT_RANGE.match(self._response.headers.get("content-range", ""))
+        if self.status != 206 or match is None:
+            return None
+        return int(match[1]), int(match[2])
 
     def __iter__(self) -> Iterator[bytes]:
         cap = self._fetcher.settings.max_bytes

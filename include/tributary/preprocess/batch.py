@@ -1,6 +1,10 @@
 """One preprocessing batch: describe each item from its storage, write its thumbnail into
 the hidden folder and record the outcome.
 
+A linked item is read from its URL through the safe fetcher instead of from the storage
+(``preprocess.linked``); its thumbnail goes to the hidden folder like any other, and a URL
+that fails fails the item with a reason (it never holds the batch up for a retry).
+
 Whatever a file's bytes, its item ends ``done`` or ``failed`` with a reason (``describe``
 turns every decoder error, the read limit and the time limit into one). A storage error
 leaves the item ``pending`` and, once the rest of the batch is recorded, fails the task so
@@ -10,6 +14,7 @@ that Airflow retries it (the retry only redoes those items). Planning the batche
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,12 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tributary import config
-from tributary.catalog import Catalog
+from tributary.catalog import Catalog, link_items
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import preprocessing as queries
 from tributary.catalog.preprocessing import Selection
 from tributary.errors import TributaryError
+from tributary.ingest.fetch import Fetcher
 from tributary.mimetype import mimetype_of_extension
+from tributary.preprocess import linked
 from tributary.preprocess.describe import Outcome, describe
 from tributary.preprocess.options import Limits, ThumbnailSpec
 from tributary.storage import ObjectStore, open_dataset_store
@@ -101,11 +108,16 @@ def process_batch(
     with catalog.begin() as conn:
         dataset = dataset_queries.get_by_id(conn, batch["dataset_id"])
         rows = queries.batch_items(conn, dataset.id, selection, batch["min_id"], batch["max_id"])
+        links = link_items.link_urls(conn, [row["id"] for row in rows])
     store = open_dataset_store(dataset)
     result, pending, started = BatchResult(), [], time.monotonic()
+    fetcher = Fetcher() if links else None  # one pool of connections for the batch's links
 
     def work(row: dict):
         try:
+            if row["id"] in links:
+                source = _LinkSource(fetcher, links[row["id"]])
+                return row, _process_item(store, dataset.id, row, spec, limits, source)
             return row, _process_item(store, dataset.id, row, spec, limits)
         except StorageError as exc:
             return row, exc
@@ -113,7 +125,9 @@ def process_batch(
             log.exception("Preprocessing %s failed unexpectedly", row["path"])
             return row, _failed(row, f"preprocessing error: {type(exc).__name__}: {exc}")
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    with contextlib.ExitStack() as closing, ThreadPoolExecutor(max(1, threads)) as pool:
+        if fetcher is not None:
+            closing.callback(fetcher.close)
         for row, outcome in pool.map(work, rows):
             if isinstance(outcome, ObjectNotFound):
                 result.missing += 1  # gone from the bucket: the next sync tombstones it
@@ -149,12 +163,39 @@ def _record(catalog: Catalog, outcomes: list[dict]) -> None:
         outcomes.clear()
 
 
+@dataclass
+class _LinkSource:
+    """Where a linked item's bytes are: its URL, through the batch's fetcher."""
+
+    fetcher: Fetcher
+    link: dict  # {"url", "mimetype"}
+
+    def describe(self, row: dict, spec: ThumbnailSpec | None, limits: Limits) -> Outcome:
+        return linked.describe_link(
+            self.fetcher,
+            self.link["url"],
+            name=linked.link_name(row["path"]),
+            link_mimetype=self.link["mimetype"],
+            spec=spec,
+            limits=limits,
+        )
+
+
 def _process_item(
-    store: ObjectStore, dataset_id: int, row: dict, spec: ThumbnailSpec | None, limits: Limits
+    store: ObjectStore,
+    dataset_id: int,
+    row: dict,
+    spec: ThumbnailSpec | None,
+    limits: Limits,
+    link: _LinkSource | None = None,
 ) -> dict:
-    name = row["path"].rpartition("/")[2]
-    source = StoreSource(store, row["storage_key"], name, row["size"], mimetype_of_extension(name))
-    outcome: Outcome = describe(source, spec=spec, limits=limits)
+    if link is not None:
+        outcome: Outcome = link.describe(row, spec, limits)
+    else:
+        name = row["path"].rpartition("/")[2]
+        extension = mimetype_of_extension(name)
+        source = StoreSource(store, row["storage_key"], name, row["size"], extension)
+        outcome = describe(source, spec=spec, limits=limits)
     key = None
     if outcome.thumbnail is not None:
         key = thumbnail_key(store, dataset_id, row["id"], spec)

@@ -44,19 +44,26 @@ from tributary.catalog.schema import items
 from tributary.errors import InvalidInput, QuotaExceeded, TributaryError
 from tributary.ingest.csv_rows import CsvRow, RowError, open_csv_import
 from tributary.ingest.errors import CsvRefused
-from tributary.ingest.links import make_link, parse_link
+from tributary.ingest.links import link_file
 from tributary.ingest.report import ErrorReport
 from tributary.storage import ObjectStore, open_dataset_store
 from tributary.storage.ranged import open_ranged
+from tributary.usecases import import_uploads
+from tributary.usecases.import_uploads import ChunkReader
 from tributary.usecases.imports import import_prefix, report_key, source_key
 from tributary.usecases.links import link_file_name
-from tributary.usecases.uploads import check_upload_path, upload
+from tributary.usecases.uploads import MAX_KEY_BYTES, check_upload_path, upload
 
 log = logging.getLogger(__name__)
 
 MAX_TASKS = 1024  # mapped batch tasks of one run
 CHUNK_ROWS = 1000  # rows per chunk file
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# A file name every rule of ``check_upload_path`` accepts at a glance: printable ASCII,
+# no separator, no drive colon, not starting with a dot (so neither ``..`` nor the hidden
+# folder), at most 255 bytes. Anything else takes the full check.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,;=+@()\[\]{}~!$&' -]{0,254}")
+WRITE_THREADS = 8  # link files written at once by a bulk landing
 
 
 @dataclass
@@ -160,7 +167,18 @@ def _validate(ctx: _Context, chunk_rows: int, max_tasks: int) -> dict:
 
 def _target_path(folder: str, row: CsvRow) -> str:
     name = link_file_name(row.name) if row.action == "link" else row.name
+    checked, size = _checked_folder(folder)
+    if _PLAIN_NAME.fullmatch(name) and size + len(name) <= MAX_KEY_BYTES:
+        return checked + name  # what check_upload_path returns, without its per-char walk
     return check_upload_path(name, folder)
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_folder(folder: str) -> tuple[str, int]:
+    """``folder`` as ``check_upload_path`` makes it (``/`` or ``/a/b/``), checked once,
+    and its length in UTF-8 bytes."""
+    checked = check_upload_path("x", folder)[:-1]
+    return checked, len(checked.encode("utf-8"))
 
 
 def _new_items(ctx: _Context, rows: list[CsvRow]) -> int:
@@ -197,14 +215,15 @@ def run_batch(catalog: Catalog, dataset: str, import_id: int, first: int, last: 
         for index in range(first, last + 1):
             failed: list[RowError] = []
             rows = [_row_of(d) for d in _read_lines(ctx.store, ctx.chunk_key(index, "rows"))]
-            if ctx.dataset.driver is None:  # the internal storage: new links in bulk
-                links = [row for row in rows if row.action == "link"]
-                rest = _land_links_in_bulk(ctx, links, counts, failed)
-                rows = [row for row in rows if row.action != "link"] + rest
             if fetcher is None and any(r.action == "upload" and r.data is None for r in rows):
                 from tributary.ingest.fetch import Fetcher
 
                 fetcher = Fetcher()
+            if ctx.dataset.driver is None:  # the internal storage: new rows in bulk
+                links = [row for row in rows if row.action == "link"]
+                rest = _land_links_in_bulk(ctx, links, counts, failed)
+                uploads = [row for row in rows if row.action == "upload"]
+                rows = rest + _land_uploads_in_bulk(ctx, uploads, fetcher, counts, failed)
             for outcome in _land_all(ctx, rows, fetcher):
                 if isinstance(outcome, RowError):
                     counts["failed"] += 1
@@ -226,10 +245,12 @@ def import_threads() -> int:
 
 def _land_all(ctx: _Context, rows: list[CsvRow], fetcher) -> list[str | RowError]:
     """Each row's outcome, in order. Rows fetched from URLs wait on the network, so several
-    land at a time (the fetcher pools connections, the catalog gives each thread its own)
-    — except on SQLite, whose per-thread pool keeps only a few threads' connections."""
+    land at a time (the fetcher pools connections, the catalog lends each transaction a
+    connection; SQLite serialises the writes) — except on an in-memory SQLite catalog,
+    which lives in one connection."""
     land = functools.partial(_try_land, ctx, fetcher=fetcher)
-    threads = 1 if ctx.catalog.is_sqlite else min(import_threads(), len(rows))
+    single = isinstance(ctx.catalog.engine.pool, sa.pool.SingletonThreadPool)
+    threads = 1 if single else min(import_threads(), len(rows))
     if threads <= 1:
         return [land(row) for row in rows]
     with ThreadPoolExecutor(threads, thread_name_prefix="import") as pool:
@@ -247,9 +268,8 @@ def _land(ctx: _Context, row: CsvRow, fetcher) -> str:
     """One row into its item; ``created``, ``updated`` or ``skipped``."""
     path = _target_path(ctx.record["folder"], row)
     if row.action == "link":
-        data = make_link(row.url, row.mimetype, row.name)
+        link, data = link_file(row.url, row.mimetype, row.name)
         result = _upload_bytes(ctx, path, data, "application/json")
-        link = parse_link(data)
         with ctx.catalog.begin() as conn:
             link_items.mark_link(conn, result["item"]["id"], link)
         return _settle(ctx, result, row)
@@ -264,7 +284,7 @@ def _land(ctx: _Context, row: CsvRow, fetcher) -> str:
             ctx.catalog,
             ctx.dataset.name,
             path,
-            _ChunkReader(iter(body)),
+            ChunkReader(iter(body)),
             size=body.info.size,
             content_type=row.mimetype,
             overwrite=True,
@@ -283,12 +303,12 @@ def _land_links_in_bulk(
     for row in rows:
         try:
             path = _target_path(ctx.record["folder"], row)
-            data = make_link(row.url, row.mimetype, row.name)
+            link, data = link_file(row.url, row.mimetype, row.name)
         except TributaryError as exc:
             counts["failed"] += 1
             failed.append(RowError(row.line, row.id, _code(exc), _reason(exc)))
             continue
-        prepared.append((row, path, data, hashlib.sha256(data).hexdigest()))
+        prepared.append((row, path, data, hashlib.sha256(data).hexdigest(), link))
     if not prepared:
         return []
     with ctx.catalog.begin() as conn:
@@ -303,10 +323,10 @@ def _land_links_in_bulk(
         }
     new, rest = [], []
     with ctx.catalog.begin() as conn:
-        for row, path, data, sha in prepared:
+        for row, path, data, sha, link in prepared:
             found = existing.get(path)
             if found is None:
-                new.append((row, path, data, sha))
+                new.append((row, path, data, sha, link))
             elif (
                 found["state"] == "active"
                 and found["sha256"] == sha
@@ -319,6 +339,54 @@ def _land_links_in_bulk(
     if new:
         rest += _index_new_links(ctx, new, counts, failed)
     return rest
+
+
+def _land_uploads_in_bulk(
+    ctx: _Context, rows: list[CsvRow], fetcher, counts: dict, failed: list[RowError]
+) -> list[CsvRow]:
+    """Upload rows on the internal storage: the new ones (no item at their path) land in
+    bulk (``usecases.import_uploads``); returns the rest, for ``upload``."""
+    new, rest, seen = [], [], set()
+    for row in rows:
+        try:
+            path = _target_path(ctx.record["folder"], row)
+        except TributaryError as exc:
+            counts["failed"] += 1
+            failed.append(_row_error(row, exc))
+            continue
+        if path in seen or not import_uploads.wanted(path):
+            rest.append(row)
+        else:
+            seen.add(path)
+            new.append((row, path))
+    if not new:
+        return rest
+    with ctx.catalog.begin() as conn:
+        taken = set(
+            conn.execute(
+                sa.select(items.c.path).where(
+                    (items.c.dataset_id == ctx.dataset.id)
+                    & items.c.path.in_([path for _row, path in new])
+                )
+            ).scalars()
+        )
+    rest += [row for row, path in new if path in taken]
+    rest += import_uploads.land_uploads_in_bulk(
+        ctx.catalog,
+        ctx.dataset,
+        ctx.store,
+        [(row, path) for row, path in new if path not in taken],
+        fetcher=fetcher,
+        threads=import_threads(),
+        counts=counts,
+        failed=failed,
+        row_failure=_row_error,
+    )
+    return rest
+
+
+def _row_error(row: CsvRow, exc: BaseException) -> RowError:
+    return RowError(row.line, row.id, _code(exc), _reason(exc))
 
 
 def _settle_in(conn, found: dict, row: CsvRow) -> str:
@@ -343,15 +411,24 @@ def _index_new_links(
     from tributary.sync.downstream import now_utc
     from tributary.usecases.uploads import storage_key
 
-    values = []
-    for row, path, data, sha in new:
-        key = storage_key(ctx.store, ctx.dataset, path)
+    def write_all(entries: list) -> list:
         # A plain write (no fsync per file: a link file can be made again from its item's
         # URL), then its listing facts, so a later sync recognises the file as ours.
-        ctx.store.write(key, data, content_type="application/json")
-        written = ctx.store.head(key)
-        link = parse_link(data)
-        now = now_utc()
+        heads = []
+        for entry in entries:
+            key = storage_key(ctx.store, ctx.dataset, entry[1])
+            ctx.store.write(key, entry[2], content_type="application/json")
+            heads.append((key, ctx.store.head(key)))
+        return heads
+
+    # The writes wait on the disk (or the provider): a slice of the chunk per thread.
+    step = math.ceil(len(new) / WRITE_THREADS)
+    slices = [new[i : i + step] for i in range(0, len(new), step)]
+    with ThreadPoolExecutor(len(slices), thread_name_prefix="links") as pool:
+        heads = [head for part in pool.map(write_all, slices) for head in part]
+    values = []
+    now = now_utc()
+    for (row, path, data, sha, link), (key, written) in zip(new, heads, strict=True):
         values.append(
             {
                 "dataset_id": ctx.dataset.id,
@@ -454,24 +531,6 @@ def _active_item(ctx: _Context, path: str) -> dict | None:
             .first()
         )
     return dict(row) if row else None
-
-
-class _ChunkReader:
-    """``read(n)`` over an iterator of byte chunks (a fetched body)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks, self._buffer = chunks, b""
-
-    def read(self, n: int = -1, /) -> bytes:
-        while n < 0 or len(self._buffer) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        if n < 0:
-            n = len(self._buffer)
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
-        return out
 
 
 def _code(exc: BaseException) -> str:

@@ -13,16 +13,24 @@ from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
 from tributary.catalog.schema import items
 from tributary.errors import InvalidInput, NotFound
+from tributary.ingest.redact import redact_url
 
 
 def item_record(row: Mapping) -> dict:
-    """The public shape of an item (``items --json`` today, the REST API tomorrow), from
-    a row of the items table. Storage keys other than the thumbnail's stay internal."""
+    """The public shape of an item (``items --json``, the REST API), from a row of the
+    items table. Storage keys other than the thumbnail's stay internal.
+
+    ``kind`` is ``file`` or ``link``; ``url`` is a linked item's URL, **redacted** (a
+    pre-signed URL's signature, token or credential replaced by ``REDACTED``), None for a
+    file. The real URL stays in the catalog, for the fetcher alone.
+    """
+    url = row.get("source_url") if row["kind"] == "link" else None
     return {
         "id": row["id"],
         "path": row["path"],
         "state": row["state"],
         "kind": row["kind"],
+        "url": redact_url(url) if url else None,
         "size": row["size"],
         "etag": row["etag"],
         "mimetype": row["mimetype"],

@@ -11,7 +11,10 @@ from fastapi.responses import StreamingResponse
 from tributary.api.auth import Reader
 from tributary.api.deps import CatalogDep
 from tributary.api.errors import error
+from tributary.ingest.errors import HTTPStatus
 from tributary.usecases.content import item_thumbnail, open_content
+from tributary.usecases.items import get_item
+from tributary.usecases.links import LinkContent, open_link_content
 
 router = APIRouter(tags=["items"])
 
@@ -46,6 +49,16 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def asked_range(header: str | None) -> tuple[int, int | None] | None:
+    """``bytes=a-b`` or ``bytes=a-`` as (start, end or None), for a body whose size is not
+    known yet (a linked item's); None for the whole (no header, a suffix or several)."""
+    match = _RANGE.fullmatch((header or "").strip())
+    if match is None or not match.group(1):
+        return None
+    first, last = match.groups()
+    return int(first), int(last) if last else None
+
+
 def _disposition(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     return f"inline; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
@@ -53,7 +66,10 @@ def _disposition(path: str) -> str:
 
 @router.get("/datasets/{dataset}/items/{item_id}/content")
 def content(dataset: str, item_id: int, request: Request, catalog: CatalogDep, _: Reader):
-    """The item's bytes, streamed; a ``Range: bytes=a-b`` asks for part of them (206)."""
+    """The item's bytes, streamed; a ``Range: bytes=a-b`` asks for part of them (206). A
+    linked item's are fetched from its URL through the safe fetcher."""
+    if get_item(catalog, dataset, item_id)["kind"] == "link":
+        return _linked(catalog, dataset, item_id, request.headers.get("range"))
     found = open_content(catalog, dataset, item_id)
     headers = {
         "Accept-Ranges": "bytes",
@@ -78,6 +94,31 @@ def content(dataset: str, item_id: int, request: Request, catalog: CatalogDep, _
     return StreamingResponse(
         found.chunks(start, end), status_code=206, media_type=media_type, headers=headers
     )
+
+
+def _linked(catalog, dataset: str, item_id: int, range_header: str | None):
+    start, end = asked_range(range_header) or (None, None)
+    try:
+        link = open_link_content(catalog, dataset, item_id, start, end)
+    except HTTPStatus as exc:
+        if exc.status == 416:
+            return error(416, exc)
+        raise
+    headers = {
+        **link.headers(),
+        "Content-Disposition": _disposition(link.name),
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(
+        _closed_after(link), status_code=link.status, media_type=link.mimetype, headers=headers
+    )
+
+
+def _closed_after(link: LinkContent):
+    try:
+        yield from link.chunks
+    finally:
+        link.close()
 
 
 @router.get("/datasets/{dataset}/items/{item_id}/thumbnail")
