@@ -159,6 +159,46 @@ def start_api_server(env: dict[str, str]) -> subprocess.Popen:
     raise SystemExit("airflow api-server did not answer within 240 s")
 
 
+_LIVE_SERVER = """
+import sys, time
+sys.path[:0] = [{repo!r}, {include!r}]
+from tributary.catalog import Catalog
+from tests.live_api import start
+live = start(Catalog({catalog!r}))
+print(live.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def start_uvicorn_server(env: dict[str, str]) -> subprocess.Popen:
+    """Tributary's API alone on uvicorn (``tests/live_api.py``: the real app, a test
+    login) in a process of its own, as the Airflow API server would mount it."""
+    code = _LIVE_SERVER.format(
+        repo=str(REPO), include=str(REPO / "include"), catalog=env["TRIBUTARY_CATALOG_URL"]
+    )
+    log = (WORK / "api-server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        start_new_session=True,
+    )
+    url = server.stdout.readline().strip()
+    if not url:
+        raise SystemExit(f"the uvicorn API server did not start; see {WORK / 'api-server.log'}")
+    from tests.live_api import USERS
+
+    env.update(
+        TRIBUTARY_AIRFLOW_URL=url,
+        TRIBUTARY_AIRFLOW_USER="admin",
+        TRIBUTARY_AIRFLOW_PASSWORD=USERS["admin"][0],
+    )
+    return server
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -181,10 +221,11 @@ class PeakRss:
     """Samples the RSS of processes (a pid and its children) every 50 ms; the peak of
     the largest one."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, children: bool = True) -> None:
         import psutil
 
         self.root = psutil.Process(pid)
+        self.children = children
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -194,7 +235,8 @@ class PeakRss:
 
         largest = 0
         try:
-            for proc in [self.root, *self.root.children(recursive=True)]:
+            others = self.root.children(recursive=True) if self.children else []
+            for proc in [self.root, *others]:
                 try:
                     largest = max(largest, proc.memory_info().rss)
                 except psutil.Error:
@@ -398,19 +440,8 @@ def baseline_local(files: list[Path], target: Path, jobs: int) -> float:
     return time.monotonic() - started
 
 
-def tiny_overhead(env: dict[str, str], target: str, files: list[Path], endpoint: str) -> dict:
-    """Per-file milliseconds, one at a time: the Python client through the API against a
-    direct ``put_object`` (S3) or a file write (local)."""
-    from tributary.client import Client
-
-    client = Client(env["TRIBUTARY_AIRFLOW_URL"], user="admin", password="admin")  # noqa: S106
-    dataset = f"bench-{target}"
-    client.upload_file(dataset, files[0], "/tiny-warmup/0.bin")  # the login, a warm pool
-    started = time.monotonic()
-    for n, local in enumerate(files):
-        client.upload_file(dataset, local, f"/tiny-{int(started)}/{n:05d}.bin")
-    api_ms = (time.monotonic() - started) * 1000 / len(files)
-    client.close()
+def tiny_baseline(target: str, files: list[Path], endpoint: str) -> float:
+    """Milliseconds per file, one at a time: one ``put_object`` (S3) or a file copy."""
     if target == "s3":
         s3 = s3_client(endpoint)
         started = time.monotonic()
@@ -423,16 +454,150 @@ def tiny_overhead(env: dict[str, str], target: str, files: list[Path], endpoint:
         started = time.monotonic()
         for local in files:
             shutil.copyfile(local, out / local.name)
-    base_ms = (time.monotonic() - started) * 1000 / len(files)
+    return (time.monotonic() - started) * 1000 / len(files)
+
+
+def tiny_overhead(env: dict[str, str], target: str, files: list[Path], endpoint: str) -> dict:
+    """Per-file milliseconds, one at a time: the Python client through the API against a
+    direct ``put_object`` (S3) or a file write (local)."""
+    client = _client(env)
+    dataset = f"bench-{target}"
+    client.upload_file(dataset, files[0], "/tiny-warmup/0.bin")  # the login, a warm pool
+    started = time.monotonic()
+    for n, local in enumerate(files):
+        client.upload_file(dataset, local, f"/tiny-{int(started)}/{n:05d}.bin")
+    api_ms = (time.monotonic() - started) * 1000 / len(files)
+    client.close()
+    base_ms = tiny_baseline(target, files, endpoint)
     return {"tributary_ms": api_ms, "baseline_ms": base_ms, "overhead_ms": api_ms - base_ms}
+
+
+# -- the use case in-process (no HTTP) -------------------------------------------------------
+
+
+class UseCase:
+    """``tributary.usecases.uploads.upload`` called in this process (no HTTP, no CLI):
+    the cost of the use case itself, the catalog in SQLite as the API server has it."""
+
+    def __init__(self, endpoint: str, catalog_url: str) -> None:
+        conn = {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"region_name": "us-east-1", "endpoint_url": endpoint},
+        }
+        os.environ["AIRFLOW_CONN_BENCH_S3"] = json.dumps(conn)
+        os.environ["TRIBUTARY_STORAGE_ROOT"] = str(WORK / "internal-storage")
+        os.environ["TRIBUTARY_CATALOG_URL"] = catalog_url
+        shutil.rmtree(WORK / "internal-storage", ignore_errors=True)
+        from tributary.catalog import Catalog, datasets, drivers
+
+        self.catalog = Catalog(catalog_url)
+        s3_client(endpoint).create_bucket(Bucket=BUCKET)
+        with self.catalog.begin() as conn_:
+            drivers.create(conn_, name="bench-s3", provider="s3", bucket=BUCKET, conn_id="bench_s3")
+            datasets.create(conn_, name="bench-s3", driver_name="bench-s3")
+            datasets.create(conn_, name="bench-local")
+        # A long-lived server: the SDK client built (Airflow imported) before any timing.
+        warmup = WORK / "data" / "warmup.bin"
+        warmup.parent.mkdir(parents=True, exist_ok=True)
+        warmup.write_bytes(b"warm")
+        for dataset in ("bench-s3", "bench-local"):
+            self.one(dataset, warmup, "/warmup.bin")
+
+    def one(self, dataset: str, local: Path, path: str) -> str:
+        from tributary.usecases.uploads import upload
+
+        with local.open("rb") as body:
+            done = upload(self.catalog, dataset, path, body, size=local.stat().st_size)
+        return done["status"]
+
+    def timed(self, dataset: str, files: list[Path], to: str, jobs: int, servers) -> dict:
+        """Upload ``files`` ``jobs`` at a time: seconds, statuses, CPU, peak RSS of this
+        process (its growth over the idle size)."""
+        rss = PeakRss(os.getpid(), children=False)  # moto is a child: not counted
+        idle = rss.sample()
+        statuses: dict[str, int] = {}
+        errors: list[str] = []
+
+        def send(local: Path) -> None:
+            try:
+                status = self.one(dataset, local, f"{to}{local.name}")
+            except Exception as exc:  # reported beside the figures, never hidden
+                status = "error"
+                errors.append(f"error: {local.name}: {type(exc).__name__}: {exc}")
+            statuses[status] = statuses.get(status, 0) + 1
+
+        started = time.monotonic()
+        with rss, CpuSeconds(servers, client="self") as cpu:
+            if len(files) == 1:
+                send(files[0])
+            else:
+                with ThreadPoolExecutor(jobs) as pool:
+                    list(pool.map(send, files))
+        return {
+            "errors": errors[:3],
+            "seconds": time.monotonic() - started,
+            "statuses": statuses,
+            "cpu_seconds": cpu.spent,
+            "cli_peak_rss_mb": rss.peak / MB,
+            "server_idle_rss_mb": idle / MB,
+            "server_peak_rss_mb": rss.peak / MB,
+        }
+
+    def tiny(self, target: str, files: list[Path], endpoint: str) -> dict:
+        dataset = f"bench-{target}"
+        self.one(dataset, files[0], "/tiny-warmup/0.bin")
+        started = time.monotonic()
+        for n, local in enumerate(files):
+            self.one(dataset, local, f"/tiny-{int(started)}/{n:05d}.bin")
+        ours_ms = (time.monotonic() - started) * 1000 / len(files)
+        base_ms = tiny_baseline(target, files, endpoint)
+        return {"tributary_ms": ours_ms, "baseline_ms": base_ms, "overhead_ms": ours_ms - base_ms}
+
+
+def run_usecase(args, usecase: UseCase, servers, endpoint, small, big) -> list[dict]:
+    """Every phase of ``run_target``, with the use case called in-process."""
+    found_all = []
+    for target in args.targets.split(","):
+        dataset = f"bench-{target}"
+        stamp = int(time.time())
+        found: dict = {"target": target}
+        base_seconds, base_cpu = baseline(target, endpoint, small, "small", args.jobs, servers)
+        ours = usecase.timed(dataset, small, f"/run-{stamp}/", args.jobs, servers)
+        small_bytes = sum(f.stat().st_size for f in small)
+        found["small"] = {
+            **compared(ours, base_seconds, base_cpu, small_bytes),
+            "files": len(small),
+        }
+        again = usecase.timed(dataset, small, f"/run-{stamp}/", args.jobs, servers)
+        found["small_again"] = {"seconds": again["seconds"], "statuses": again["statuses"]}
+        if not args.skip_big:
+            base_seconds, base_cpu = baseline(target, endpoint, [big], "big", args.jobs, servers)
+            ours = usecase.timed(dataset, [big], f"/big-{stamp}/", args.jobs, servers)
+            found["big"] = compared(ours, base_seconds, base_cpu, big.stat().st_size)
+            if target == "s3":
+                drop_big_objects(endpoint, big.stat().st_size)
+        tiny = make_files(WORK / "data" / f"tiny-{args.tiny_files}", args.tiny_files, 1000)
+        found["tiny"] = usecase.tiny(target, sorted(tiny.iterdir()), endpoint)
+        found_all.append(found)
+    return found_all
 
 
 # -- the run -------------------------------------------------------------------------------
 
 
-def prepare_datasets(env: dict[str, str], endpoint: str) -> None:
+def _client(env: dict[str, str]):
     from tributary.client import Client
 
+    return Client(
+        env["TRIBUTARY_AIRFLOW_URL"],
+        user=env["TRIBUTARY_AIRFLOW_USER"],
+        password=env["TRIBUTARY_AIRFLOW_PASSWORD"],
+    )
+
+
+def prepare_datasets(env: dict[str, str], endpoint: str) -> None:
     s3_client(endpoint).create_bucket(Bucket=BUCKET)
     made = tributary(
         env, "driver", "create", "bench-s3", "--provider", "s3", "--bucket", BUCKET,
@@ -440,9 +605,15 @@ def prepare_datasets(env: dict[str, str], endpoint: str) -> None:
     )  # fmt: skip
     if made.returncode:
         raise SystemExit(f"driver create failed: {made.stderr.strip()}")
-    with Client(env["TRIBUTARY_AIRFLOW_URL"], user="admin", password="admin") as client:  # noqa: S106
+    with _client(env) as client:
         client.create_dataset("bench-local", sync=False)
         client.create_dataset("bench-s3", driver="bench-s3", sync=False)
+        # A long-lived server: its SDK clients built before any timing.
+        warmup = WORK / "data" / "warmup.bin"
+        warmup.parent.mkdir(parents=True, exist_ok=True)
+        warmup.write_bytes(b"warm")
+        for dataset in ("bench-local", "bench-s3"):
+            client.upload_file(dataset, warmup, "/warmup.bin")
 
 
 def baseline(target: str, endpoint: str, files: list[Path], name: str, jobs: int, servers):
@@ -547,6 +718,18 @@ def main() -> int:
     parser.add_argument("--api-workers", type=int, default=1, help="API server workers")
     parser.add_argument("--targets", default="s3,local")
     parser.add_argument(
+        "--level",
+        choices=("api", "usecase"),
+        default="api",
+        help="api: the CLI through an airflow api-server; usecase: upload() in-process",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("airflow", "uvicorn"),
+        default="airflow",
+        help="api level: airflow api-server (needs the plugin) or the app alone on uvicorn",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy the API server during the small files"
     )
     parser.add_argument(
@@ -569,10 +752,6 @@ def main() -> int:
         catalog_url = args.catalog_url or f"sqlite:///{WORK / 'catalog.db'}"
         if catalog_url.startswith("sqlite:///"):
             Path(catalog_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-        env = airflow_environment(moto.endpoint, args.api_workers, catalog_url)
-        shutil.rmtree(env["TRIBUTARY_STORAGE_ROOT"], ignore_errors=True)
-        server = start_api_server(env)
-        prepare_datasets(env, moto.endpoint)
         results = {
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -581,12 +760,25 @@ def main() -> int:
             "args": vars(args),
             "targets": [],
         }
-        for target in args.targets.split(","):
-            servers = {"api": server.pid, "moto": moto.process.pid}
-            results["targets"].append(
-                run_target(target, args, env, servers, moto.endpoint, small, big)
-            )
-        (WORK / "results.json").write_text(json.dumps(results, indent=2))
+        if args.level == "usecase":
+            os.environ["TRIBUTARY_UPLOAD_CONCURRENCY"] = str(args.jobs)
+            usecase = UseCase(moto.endpoint, catalog_url)
+            servers = {"moto": moto.process.pid}
+            results["targets"] = run_usecase(args, usecase, servers, moto.endpoint, small, big)
+        else:
+            env = airflow_environment(moto.endpoint, args.api_workers, catalog_url)
+            shutil.rmtree(env["TRIBUTARY_STORAGE_ROOT"], ignore_errors=True)
+            if args.server == "airflow":
+                server = start_api_server(env)
+            else:
+                server = start_uvicorn_server(env)
+            prepare_datasets(env, moto.endpoint)
+            for target in args.targets.split(","):
+                servers = {"api": server.pid, "moto": moto.process.pid}
+                results["targets"].append(
+                    run_target(target, args, env, servers, moto.endpoint, small, big)
+                )
+        (WORK / f"results-{args.level}.json").write_text(json.dumps(results, indent=2))
         report(results)
     finally:
         if server is not None:

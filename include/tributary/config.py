@@ -59,6 +59,23 @@ def local_roots() -> list[Path]:
     return [folder.expanduser().resolve() for folder in folders]
 
 
+def outside_local_roots(folder: str) -> str | None:
+    """Why no local driver may use ``folder`` (one line), or None when one may.
+
+    The folder is resolved first (``realpath``), so neither a link nor a ``..`` can lead a
+    driver out of the allowed folders.
+    """
+    resolved = Path(folder).expanduser().resolve()
+    roots = local_roots()
+    if any(resolved.is_relative_to(root) for root in roots):
+        return None
+    allowed = ", ".join(str(root) for root in roots) or "none"
+    return (
+        f"local folder {resolved} is outside TRIBUTARY_LOCAL_ROOTS, the folders local drivers "
+        f"may use ({allowed})"
+    )
+
+
 def listing_page_size() -> int:
     """Objects per listing page: one bulk insert and one progress update each."""
     return int(os.environ.get("TRIBUTARY_LISTING_PAGE_SIZE", "1000"))

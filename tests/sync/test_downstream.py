@@ -348,3 +348,158 @@ def test_a_put_finished_meanwhile_by_another_drain_leaves_the_item_alone(catalog
     assert local.get("data/a.txt") == b"one"
     downstream.drain(catalog)
     assert local.get("data/a.txt") == b"two" and rows(catalog)["/a.txt"]["downstream"] is None
+
+
+# -- new files straight to their key -------------------------------------------------------
+
+
+def no_copies(monkeypatch, catalog) -> None:
+    """A server-side copy (spool → key) fails the test."""
+    with catalog.begin() as conn:
+        store = open_dataset_store(datasets.get(conn, "ds"))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a new file was copied into place")
+
+    monkeypatch.setattr(store, "copy", refuse)
+
+
+def test_a_new_file_goes_straight_to_its_key_without_spool_or_copy(catalog, bucket, monkeypatch):
+    small_parts(monkeypatch, bucket)
+    make_dataset(catalog, bucket)
+    no_copies(monkeypatch, catalog)
+    multipart = spy_on_s3_multipart_uploads(catalog) if bucket.provider == "s3" else []
+    files = {"/small.txt": b"small file", "/a/large.bin": os.urandom(6 * MIB + 1)}
+
+    for path, data in files.items():
+        assert upload(catalog, "ds", path, io.BytesIO(data))["status"] == "created"
+
+    listed = listing(catalog)
+    assert set(listed) == {f"data{p}" for p in files}
+    for path, data in files.items():
+        assert bucket.get(f"data{path}") == data
+        item = rows(catalog)[path]
+        assert item["downstream"] is None and item["etag"] == listed[f"data{path}"].etag
+        assert item["size"] == len(data)
+    assert [(e["op"], e["status"], e["spool_key"]) for e in entries(catalog, "put")] == [
+        ("put", "done", None),
+        ("put", "done", None),
+    ]
+    if bucket.provider == "s3":  # the large file went up in parts, to its own key
+        assert multipart == ["data/a/large.bin"]
+    assert upstream_sync(catalog, "ds")["counts"] == ZERO
+
+
+@pytest.mark.parametrize("when", ["mid-body", "written"])
+def test_an_upstream_sync_between_reservation_and_finalise_changes_nothing(
+    catalog, bucket, monkeypatch, when
+):
+    """The reservation is committed before any byte: a sync that lists the key while the
+    body streams, or once it is written but not yet finalised, sees a waiting upload."""
+    small_parts(monkeypatch, bucket)
+    make_dataset(catalog, bucket)
+    data = os.urandom(6 * MIB + 1)
+    during = []
+
+    class SyncsMidway(io.BytesIO):
+        def read(self, n=-1):
+            if when == "mid-body" and self.tell() and not during:
+                during.append(upstream_sync(catalog, "ds"))
+            return super().read(n)
+
+    if when == "written":
+        with catalog.begin() as conn:
+            store = open_dataset_store(datasets.get(conn, "ds"))
+        write_stream = store.write_stream
+
+        def written_then_synced(*args, **kwargs):
+            info = write_stream(*args, **kwargs)
+            during.append(upstream_sync(catalog, "ds"))
+            return info
+
+        monkeypatch.setattr(store, "write_stream", written_then_synced)
+
+    result = upload(catalog, "ds", "/big.bin", SyncsMidway(data), size=len(data))
+
+    (sync,) = during
+    assert sync["counts"] == ZERO  # neither new (a duplicate) nor vanished
+    assert result["status"] == "created"
+    (item,) = rows(catalog).values()
+    assert item["state"] == "active" and item["downstream"] is None
+    assert item["etag"] == listing(catalog)["data/big.bin"].etag
+    assert bucket.get("data/big.bin") == data
+    assert upstream_sync(catalog, "ds")["counts"] == ZERO
+    assert list(rows(catalog)) == ["/big.bin"]
+
+
+def hold_sync_lock(catalog) -> None:
+    """A running upstream sync of "ds" (its lock held, its heartbeat fresh)."""
+    now = dt.datetime.now(dt.UTC)
+    with catalog.begin() as conn:
+        dataset_id = datasets.get(conn, "ds").id
+        sync_id = conn.execute(
+            sync_runs.insert()
+            .values(
+                dataset_id=dataset_id,
+                kind="upstream",
+                status="running",
+                dag_id="x",
+                run_id="r",
+                started_at=now,
+                heartbeat_at=now,
+            )
+            .returning(sync_runs.c.id)
+        ).scalar_one()
+        conn.execute(
+            dataset_locks.insert().values(dataset_id=dataset_id, sync_id=sync_id, acquired_at=now)
+        )
+
+
+def test_a_new_file_finalised_during_a_sync_waits_for_the_drain(catalog, local, monkeypatch):
+    make_dataset(catalog, local)
+    no_copies(monkeypatch, catalog)
+    hold_sync_lock(catalog)
+
+    upload(catalog, "ds", "/a.txt", io.BytesIO(b"x"))
+
+    assert local.get("data/a.txt") == b"x"  # written: only its record waits
+    item = rows(catalog)["/a.txt"]
+    assert item["downstream"] == "put" and item["sha256"] and item["etag"]
+    (put,) = entries(catalog, "put")
+    assert (put["status"], put["spool_key"], put["error"]) == ("pending", None, None)
+    assert downstream.drain(catalog).deferred == 1
+    with catalog.begin() as conn:
+        conn.execute(dataset_locks.delete())
+    report = downstream.drain(catalog)
+    assert (report.applied, report.failed, len(report.announced)) == (1, 0, 1)
+    after = rows(catalog)["/a.txt"]
+    assert after["downstream"] is None and after["etag"] == listing(catalog)["data/a.txt"].etag
+
+
+@pytest.mark.parametrize("bucket", ["s3", "local"], indirect=True)
+def test_a_failed_new_body_leaves_no_object_nor_parts_nor_reservation(catalog, bucket, monkeypatch):
+    small_parts(monkeypatch, bucket)
+    make_dataset(catalog, bucket)
+    bucket.put("data/other.txt", b"not touched")
+
+    class Dies(io.BytesIO):
+        def read(self, n=-1):
+            if self.tell() > 5 * MIB:
+                raise OSError("the client went away")
+            return super().read(n)
+
+    with pytest.raises(Exception, match="client went away"):
+        upload(catalog, "ds", "/big.bin", Dies(os.urandom(12 * MIB)), size=12 * MIB)
+
+    assert rows(catalog) == {} and entries(catalog) == []
+    assert set(listing(catalog)) == {"data/other.txt"}
+    if bucket.provider == "s3":
+        from tests.buckets import s3_client
+
+        uploads_left = s3_client(bucket.emulator).list_multipart_uploads(Bucket=bucket.name)
+        assert uploads_left.get("Uploads", []) == []  # the multipart upload was aborted
+    else:
+        hidden = [p for p in os.listdir(bucket.name) if p == ".tributary"]
+        assert not hidden or not any(
+            files for _, _, files in os.walk(os.path.join(bucket.name, hidden[0]))
+        )

@@ -12,6 +12,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from tributary.storage.streams import BodyUnreadable
 
+MAX_GATHER = 1024 * 1024  # bytes gathered on the loop for one read from a thread
+
 
 class BodyReader:
     """``read(n)`` over a request's streamed body, callable from any thread.
@@ -28,21 +30,27 @@ class BodyReader:
         self._done = False
         self.received = 0
 
-    async def _next(self) -> bytes:
-        """The next non-empty chunk; ``b""`` at the end of the body."""
+    async def _next(self, want: int = 1) -> bytes:
+        """At least ``want`` bytes as the chunks come (fewer only at the end of the body,
+        ``b""`` there): one trip from a worker thread to the loop per read, however small
+        the chunks the socket gives."""
+        pieces: list[bytes] = []
+        have = 0
         try:
-            while True:
+            while have < want:
                 chunk = await self._chunks.__anext__()
-                if chunk:
-                    return chunk
+                pieces.append(chunk)
+                have += len(chunk)
         except StopAsyncIteration:
-            return b""
+            pass
         except ClientDisconnect:
             raise BodyUnreadable("the client went away before the whole body arrived") from None
+        return b"".join(pieces)
 
     def read(self, n: int = -1, /) -> bytes:
         if not self._left and not self._done:
-            self._left = anyio.from_thread.run(self._next, token=self._token)
+            want = n if n is not None and 0 < n <= MAX_GATHER else MAX_GATHER
+            self._left = anyio.from_thread.run(self._next, want, token=self._token)
             self._done = not self._left
         if n is None or n < 0 or n >= len(self._left):
             data, self._left = self._left, b""
@@ -55,7 +63,7 @@ class BodyReader:
         """Read and drop what is left (a skipped upload): the connection stays usable."""
         self._left = b""
         while not self._done:
-            if not await self._next():
+            if not await self._next(MAX_GATHER):
                 self._done = True
 
 

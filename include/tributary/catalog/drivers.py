@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from tributary.catalog.names import check_name
 from tributary.catalog.schema import drivers
+from tributary.config import outside_local_roots
 from tributary.errors import DriverNotFound, InvalidInput, NotFound
-from tributary.storage.local import outside_local_roots
 
 PROVIDERS = ("local", "s3", "azure", "gcs")
 

@@ -7,11 +7,19 @@ Whatever shows the URL passes it through ``tributary.ingest.redact.redact_url``.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tributary.catalog.schema import items
-from tributary.ingest.links import MAX_LINK_BYTES, Link
+
+
+class Link(Protocol):
+    """What the catalog keeps of a link (``tributary.ingest.links.Link`` is one)."""
+
+    url: str
+    mimetype: str
 
 
 def mark_link(conn: Connection, item_id: int, link: Link) -> None:
@@ -44,8 +52,11 @@ def settle_kind(conn: Connection, row: dict, link: Link | None) -> dict:
     return dict(conn.execute(sa.select(items).where(items.c.id == row["id"])).mappings().one())
 
 
-def link_candidates(conn: Connection, dataset_id: int, min_id: int, max_id: int) -> list[dict]:
-    """Active ``.json`` items in an id range small enough to be link files, not yet links."""
+def link_candidates(
+    conn: Connection, dataset_id: int, min_id: int, max_id: int, *, max_bytes: int
+) -> list[dict]:
+    """Active ``.json`` items in an id range, of at most ``max_bytes`` (what a link file
+    may be), not yet links."""
     rows = conn.execute(
         sa.select(items.c.id, items.c.storage_key, items.c.size)
         .where(
@@ -53,7 +64,7 @@ def link_candidates(conn: Connection, dataset_id: int, min_id: int, max_id: int)
             & items.c.id.between(min_id, max_id)
             & (items.c.state == "active")
             & (items.c.kind == "file")
-            & (items.c.size <= MAX_LINK_BYTES)
+            & (items.c.size <= max_bytes)
             & sa.func.lower(items.c.path).like("%.json")
         )
         .order_by(items.c.id)

@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tributary.config import listing_page_size, local_roots
+from tributary.config import listing_page_size, outside_local_roots
 from tributary.storage.base import (
     AccessDenied,
     BucketNotFound,
@@ -83,23 +83,6 @@ class OutsideLocalRoots(AccessDenied):
     """A local driver's folder is outside ``TRIBUTARY_LOCAL_ROOTS``: no retry can fix it."""
 
     permanent = True
-
-
-def outside_local_roots(folder: str) -> str | None:
-    """Why no local driver may use ``folder`` (one line), or None when one may.
-
-    The folder is resolved first (``realpath``), so neither a link nor a ``..`` can lead a
-    driver out of the allowed folders.
-    """
-    resolved = Path(folder).expanduser().resolve()
-    roots = local_roots()
-    if any(resolved.is_relative_to(root) for root in roots):
-        return None
-    allowed = ", ".join(str(root) for root in roots) or "none"
-    return (
-        f"local folder {resolved} is outside TRIBUTARY_LOCAL_ROOTS, the folders local drivers "
-        f"may use ({allowed})"
-    )
 
 
 def check_local_root(folder: str) -> None:

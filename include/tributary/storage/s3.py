@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 
 from tributary.config import (
@@ -193,6 +194,14 @@ class S3Store(CloudStore):
         self, key: str, reader, *, size: int | None = None, content_type: str | None = None
     ) -> ObjectInfo:
         body = self.measured(reader, size)
+        threshold = upload_multipart_threshold()
+        if size is None or size <= threshold:
+            # Up to the threshold, one PutObject: its answer carries the etag (no HEAD, no
+            # transfer manager). One byte more tells a body that goes on: it goes in parts.
+            data = body.read(threshold + 1)
+            if len(data) <= threshold:
+                return self._put(key, data, content_type)
+            body = _Prefixed(data, body)
         with self._errors("put", key):
             # A failed multipart upload is aborted by the transfer manager: no parts linger.
             self.client.upload_fileobj(
@@ -202,8 +211,24 @@ class S3Store(CloudStore):
                 ExtraArgs=self._extra_args(content_type),
                 Config=self._transfer_config(),
             )
-        # The etag S3 computed (an MD5, or ``<md5 of md5s>-<parts>``): what listings show.
+        # The etag S3 computed (``<md5 of md5s>-<parts>``): what listings show.
         return self.head(key)
+
+    def _put(self, key: str, data: bytes, content_type: str | None) -> ObjectInfo:
+        """One PutObject; the object's facts from its answer (the etag a listing shows,
+        the time S3 answered for its modification time)."""
+        with self._errors("put", key):
+            response = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, **self._extra_args(content_type)
+            )
+        answered = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        return ObjectInfo(
+            key=key,
+            size=len(data),
+            etag=response.get("ETag", "").strip('"') or None,
+            last_modified=parsedate_to_datetime(answered) if answered else None,
+            content_type=content_type,
+        )
 
     def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
         with self._errors("copy", src_key):
@@ -219,3 +244,28 @@ class S3Store(CloudStore):
                 Config=self._transfer_config(copy=True),
             )
         return self.head(dst_key)
+
+
+class _Prefixed:
+    """A body whose first bytes were already read: those, then the rest (never short)."""
+
+    def __init__(self, head: bytes, rest) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1, /) -> bytes:
+        if not self._head:
+            return self._rest.read(n)
+        if n is None or n < 0:
+            data, self._head = self._head + self._rest.read(), b""
+            return data
+        data, self._head = self._head[:n], self._head[n:]
+        if len(data) < n:
+            data += self._rest.read(n - len(data))
+        return data

@@ -1,6 +1,8 @@
 """The downstream sync: apply the outbox's operations to the buckets, each exactly once.
 
-This is the only code that writes a bucket for platform edits. Rows are applied in id
+This is the only code that writes a bucket for platform edits, but for the body of an
+upload (written by the upload itself: a new file straight to its key, a replacement to its
+spool, its outbox row reserved before any byte). Rows are applied in id
 order; every operation is idempotent on its target and marked done only after it took
 effect, so a drain killed at any point and run again applies each entry once:
 
@@ -8,6 +10,9 @@ effect, so a drain killed at any point and run again applies each entry once:
   bucket gives it, delete the spool, then — in one transaction — record the etag on the
   item, clear its ``downstream`` flag and mark the row done. A spool that is gone while the
   key exists means an earlier attempt got that far: the rest is done with the key's etag.
+  A new file is written straight to its key by the upload, which marks its row done at
+  once; only when a sync of the dataset was running is the row left due (no spool), and
+  the drain then just records the key's etag.
 * ``delete``: delete the key, only when the driver has ``allow_delete`` (internal storage
   is Tributary's own: always); otherwise the row is done as *kept*. An item back in the
   dataset (restored, or revived by a sync) keeps its file.
@@ -205,7 +210,7 @@ def _earlier_pending(conn: Connection, entry: dict) -> bool:
     )
 
 
-def _sync_running(conn: Connection, dataset_id: int) -> bool:
+def sync_running(conn: Connection, dataset_id: int) -> bool:
     """A live sync holds the dataset's lock (one silent for longer than
     ``TRIBUTARY_LOCK_STALE_SECONDS`` is taken for dead, as the syncs themselves do)."""
     alive_since = now_utc() - lock_stale_after()
@@ -228,9 +233,9 @@ def _sync_running(conn: Connection, dataset_id: int) -> bool:
 
 def _put(catalog: Catalog, store: ObjectStore, dataset: Dataset, entry: dict) -> str:
     if entry["error"] in RESERVED:
-        return _abandon(catalog, store, entry)
+        return _abandon(catalog, store, dataset, entry)
     with catalog.begin() as conn:
-        if _sync_running(conn, dataset.id):
+        if sync_running(conn, dataset.id):
             return "deferred"
     spool = entry["spool_key"]
     info = None
@@ -250,7 +255,7 @@ def _put(catalog: Catalog, store: ObjectStore, dataset: Dataset, entry: dict) ->
     with catalog.begin() as conn:
         # A sync that started since it was checked may have listed the bucket before the
         # copy: the item must stay "waiting" for it. The next drain finishes the row.
-        if _sync_running(conn, dataset.id):
+        if sync_running(conn, dataset.id):
             return "deferred"
         if _status(conn, entry["id"]) != "pending":
             return "applied"  # finished meanwhile by another drain (or the upload itself)
@@ -281,13 +286,18 @@ def _status(conn: Connection, entry_id: int) -> str | None:
     ).scalar()
 
 
-def _abandon(catalog: Catalog, store: ObjectStore, entry: dict) -> str:
+def _abandon(catalog: Catalog, store: ObjectStore, dataset: Dataset, entry: dict) -> str:
     """Remove an upload's reservation whose lease ran out: its process died mid-upload (no
-    client was told it succeeded). A new item goes; an existing one stays as it was."""
+    client was told it succeeded). A new item goes; an existing one stays as it was.
+
+    A new file was written straight to its key, whole or not at all. On the internal
+    storage the key is Tributary's: it is deleted. In a driver's bucket an object there is
+    not known to be the upload's (a file the catalog had not indexed yet is never deleted
+    on a guess); one the upload did complete is indexed by the next sync."""
     if entry["spool_key"]:
         store.delete(entry["spool_key"])
-    elif entry["error"] == RESERVED_NEW:
-        store.delete(entry["storage_key"])  # internal storage: written straight to its key
+    elif entry["error"] == RESERVED_NEW and dataset.driver is None:
+        store.delete(entry["storage_key"])
     with catalog.begin() as conn:
         release_reservation(conn, entry)
     log.warning(

@@ -17,7 +17,7 @@ from tributary.catalog import items as item_queries
 from tributary.catalog import syncs as sync_queries
 from tributary.catalog.datasets import Dataset
 from tributary.errors import TributaryError
-from tributary.ingest.links import parse_link
+from tributary.ingest.links import MAX_LINK_BYTES, parse_link
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,9 @@ def recognise(catalog: Catalog, dataset: Dataset, min_id: int, max_id: int) -> i
     from tributary.storage import open_dataset_store
 
     with catalog.begin() as conn:
-        candidates = link_items.link_candidates(conn, dataset.id, min_id, max_id)
+        candidates = link_items.link_candidates(
+            conn, dataset.id, min_id, max_id, max_bytes=MAX_LINK_BYTES
+        )
     if not candidates:
         return 0
     store = open_dataset_store(dataset)

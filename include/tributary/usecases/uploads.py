@@ -2,21 +2,26 @@
 
 One upload, whatever the front end (REST API, client, CLI):
 
-1. **Decide** from the item at the path: the same content (SHA-256 given by the client and
-   recorded on the item) is ``skipped`` without reading the body; other content is a
-   ``Conflict`` unless ``overwrite``; without a recorded hash the body is read and hashed
-   (not written) to tell.
-2. **Reserve** (one transaction): the quota is checked before any byte is written, the
-   item is created (or an existing one flagged ``downstream='put'``) and the outbox ``put``
-   row reserved. The reservation is due only when its lease runs out: if this process
-   dies, the downstream sync removes it (the new item goes) — nothing half-made stays.
-3. **Write** the body: a new file of a dataset on the internal storage straight to its
-   place; everything else to a spool in the hidden folder (``.tributary/spool/``), to be
-   copied to its key server-side. A failed write undoes the reservation.
-4. **Finalise** (one transaction): the item takes the new content's size, SHA-256 and
-   mimetype, its preprocessing starts over (old thumbnail dropped through the outbox), an
-   ``announce`` row is queued (the drain emits ``items-created``), the ``put`` row becomes
-   due. Then the put is tried at once; what fails is left to ``tributary_downstream_sync``.
+1. **Decide** from the item at the path (in one transaction with 2.): the same content
+   (SHA-256 given by the client and recorded on the item) is ``skipped`` without reading
+   the body; other content is a ``Conflict`` unless ``overwrite``; without a recorded hash
+   the body is read and hashed (not written) to tell.
+2. **Reserve** (the same transaction): the quota is checked before any byte is written,
+   the item is created (or an existing one flagged ``downstream='put'``) and the outbox
+   ``put`` row reserved. The reservation is due only when its lease runs out: if this
+   process dies, the downstream sync removes it (the new item goes) — nothing half-made
+   stays. Committed before the body is read, so a sync listing the key meanwhile sees a
+   waiting upload (never a new, changed or vanished file).
+3. **Write** the body: a new file straight to its key (one PutObject up to the multipart
+   threshold; whole or not at all on every store); a file replacing content to a spool in
+   the hidden folder (``.tributary/spool/``), to be copied to its key server-side, so the
+   old bytes stay until the new ones are whole. A failed write undoes the reservation.
+4. **Finalise** (one transaction): the item takes the new content's size, SHA-256,
+   mimetype and (written straight) the bucket's etag, its preprocessing starts over (old
+   thumbnail dropped through the outbox), an ``announce`` row is queued (the drain emits
+   ``items-created``). The put row is done — or due, for a spooled body (then tried at
+   once; what fails is left to ``tributary_downstream_sync``) and for a new file on a
+   driver finalised while a sync of its dataset runs (the drain records it after).
 """
 
 from __future__ import annotations
@@ -144,6 +149,85 @@ def storage_key(store: ObjectStore, dataset: Dataset, item_path: str) -> str:
     return key
 
 
+# -- statements built once (an upload runs a dozen: building and keying each anew cost more
+# CPU than SQLite spent executing them) --------------------------------------------------
+
+_NEW_ITEM = (
+    items.insert()
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "dataset_id", "path", "storage_key", "size", "mimetype", "created_at", "updated_at"
+            )
+        }
+    )
+    .values(state="active", kind="file", downstream="put", preprocess_state="pending")
+    .returning(items.c.id)
+)  # fmt: skip
+_NEW_PUT = (
+    outbox_table.insert()
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "dataset_id", "item_id", "storage_key", "spool_key", "next_attempt_at", "error",
+                "created_at",
+            )
+        }
+    )
+    .values(op="put", status="pending")
+    .returning(outbox_table.c.id)
+)  # fmt: skip
+_NEW_ANNOUNCE = (
+    outbox_table.insert()
+    .values({name: sa.bindparam(name) for name in ("dataset_id", "item_id", "storage_key")})
+    .values(
+        op="announce",
+        status="pending",
+        next_attempt_at=sa.bindparam("now"),
+        created_at=sa.bindparam("now"),
+    )
+)
+_CLAIMED = (
+    (outbox_table.c.id == sa.bindparam("entry_id"))
+    & (outbox_table.c.status == "pending")
+    & outbox_table.c.error.in_(downstream.RESERVED)
+)
+_PUT_DONE = (
+    outbox_table.update()
+    .where(_CLAIMED)
+    .values(
+        next_attempt_at=sa.bindparam("now"),
+        error=None,
+        status="done",
+        applied_at=sa.bindparam("now"),
+    )
+)
+_PUT_DUE = (
+    outbox_table.update().where(_CLAIMED).values(next_attempt_at=sa.bindparam("now"), error=None)
+)
+_FINAL_VALUES = (
+    "size", "sha256", "mimetype", "user_metadata", "mtime", "updated_at", "etag", "downstream",
+)  # fmt: skip
+_FINAL_ITEM = (
+    items.update()
+    .where(items.c.id == sa.bindparam("item_id"))
+    .values({name: sa.bindparam(name) for name in _FINAL_VALUES})
+    .values(
+        state="active",
+        deleted_at=None,
+        vanished_at=None,
+        preprocess_state="pending",
+        preprocess_error=None,
+        preprocessed_at=None,
+        thumbnail_key=None,
+        system_metadata=None,
+    )
+    .returning(items)
+)
+
+
 # -- the upload ----------------------------------------------------------------------------
 
 
@@ -153,11 +237,19 @@ class Reservation:
 
     entry: dict  # the put row: id, item_id, storage_key, spool_key, error (the mark)
     previous: Mapping | None  # the item as it was before (None: new)
+    dataset: Dataset
 
     @property
     def straight(self) -> bool:
-        """Written straight to its key (a new file on the internal storage)."""
+        """Written straight to its key (a new file), not to a spool."""
         return self.entry["spool_key"] is None
+
+    @property
+    def owned(self) -> bool:
+        """The key is Tributary's alone (the internal storage): whatever is there after a
+        failed straight write is this upload's. In a driver's bucket only an object this
+        upload is known to have written is."""
+        return self.dataset.driver is None
 
 
 def upload(
@@ -179,7 +271,8 @@ def upload(
     Returns ``{"status": "created" | "skipped" | "replaced", "item": record}``. Raises
     ``Conflict`` (other content at the path, no ``overwrite``), ``QuotaExceeded`` (before
     any byte is written), ``TooLarge``, ``InvalidInput`` (path, a body that disagrees with
-    its ``size`` or ``sha256``). ``apply_now`` False leaves the bucket write to the drain.
+    its ``size`` or ``sha256``). ``apply_now`` False leaves the bucket write to the drain
+    (the body waits in the spool, a new file of the internal storage excepted).
     """
     item_path = check_upload_path(path)
     sha256 = _check_sha256(sha256)
@@ -191,20 +284,34 @@ def upload(
         raise TooLarge(f"{item_path} is {size} bytes; the upload limit is {limit} bytes")
     with catalog.begin() as conn:
         found = dataset_queries.get(conn, dataset)
+    # Outside any transaction: the internal storage's driver is read in one of its own.
     store = open_dataset_store(found)
     key = storage_key(store, found, item_path)
     mimetype = mimetype_of_extension(item_path.rpartition("/")[2]) or _bare(content_type)
-    # A link JSON becomes a linked item (issue 11): its first bytes are kept to tell.
-    sniffer = LinkSniffer(reader) if LinkSniffer.wanted(item_path) else None
-    body = MeasuredReader(sniffer or reader, size=size, limit=limit, hashes=("sha256", "md5"))
-
     with catalog.begin() as conn:
         existing = _item_at(conn, found.id, key)
         decision = _decide(conn, existing, sha256, overwrite, item_path)
         if decision == "skip":
             return _result("skipped", existing)
         if decision == "write":
-            reservation = _reserve(conn, found, store, key, item_path, existing, size, mimetype)
+            reservation = _reserve(
+                conn,
+                found,
+                store,
+                key,
+                item_path,
+                existing,
+                size,
+                mimetype,
+                for_drain=not apply_now,
+            )
+    # A link JSON becomes a linked item (issue 11): its first bytes are kept to tell.
+    sniffer = LinkSniffer(reader) if LinkSniffer.wanted(item_path) else None
+    # MD5 only where it can tell the same content: an item without a SHA-256 whose etag
+    # may be its MD5. A new file needs its SHA-256 alone.
+    md5 = existing is not None and existing["state"] == "active" and not existing["sha256"]
+    hashes = ("sha256", "md5") if md5 else ("sha256",)
+    body = MeasuredReader(sniffer or reader, size=size, limit=limit, hashes=hashes)
     if decision == "hash":
         return _compare_only(catalog, existing, body, sha256, item_path)
 
@@ -216,18 +323,20 @@ def upload(
             _release(catalog, store, reservation)
             return _compare_only(catalog, reservation.previous, body, sha256, item_path)
         with catalog.begin() as conn:
-            row = _finalise(conn, reservation, body, written, mimetype, metadata)
+            row, due = _finalise(conn, reservation, body, written, mimetype, metadata)
             if sniffer is not None:
                 row = link_items.settle_kind(conn, row, sniffer.link())
     except BaseException:
         _release(catalog, store, reservation)
         raise
-    if not reservation.straight and apply_now:
+    if due and apply_now:
         _apply_at_once(catalog, reservation.entry["id"])
         with catalog.begin() as conn:
             row = _item_by_id(conn, row["id"])
     status = "replaced" if replacing else "created"
-    log.info("Uploaded %s to dataset %s (%s, %d bytes)", item_path, dataset, status, body.position)
+    # Debug only: the access log has a line per request already, and a formatted line per
+    # file cost more CPU than the catalog's part of a small upload.
+    log.debug("Uploaded %s to dataset %s (%s, %d bytes)", item_path, dataset, status, body.position)
     return _result(status, row)
 
 
@@ -329,31 +438,30 @@ def _reserve(
     existing: Mapping | None,
     size: int | None,
     mimetype: str | None,
+    *,
+    for_drain: bool = False,
 ) -> Reservation:
-    """Claim the item and its put row; the quota is checked here, before any byte."""
+    """Claim the item and its put row; the quota is checked here, before any byte.
+    ``for_drain``: a new file on a driver goes to the spool too (the drain writes it)."""
     if existing is None or existing["state"] == "deleted":  # a deleted item holds no point
         item_queries.check_quota(conn, dataset_id=dataset.id, dataset_name=dataset.name, needed=1)
     now = downstream.now_utc()
     if existing is None:
+        # A concurrent upload of the same new path fails here (the path is unique): the
+        # whole transaction is undone, nothing else was written in it yet.
         try:
-            with conn.begin_nested():
-                item_id = conn.execute(
-                    items.insert()
-                    .values(
-                        dataset_id=dataset.id,
-                        path=item_path,
-                        storage_key=key,
-                        size=size or 0,
-                        mimetype=mimetype,
-                        state="active",
-                        kind="file",
-                        downstream="put",
-                        preprocess_state="pending",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(items.c.id)
-                ).scalar_one()
+            item_id = conn.execute(
+                _NEW_ITEM,
+                {
+                    "dataset_id": dataset.id,
+                    "path": item_path,
+                    "storage_key": key,
+                    "size": size or 0,
+                    "mimetype": mimetype,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            ).scalar_one()
         except IntegrityError:
             raise Conflict(
                 f"{item_path} is being uploaded by another request; try again shortly"
@@ -361,26 +469,27 @@ def _reserve(
     else:
         item_id = existing["id"]
         conn.execute(items.update().where(items.c.id == item_id).values(downstream="put"))
-    # A new file of the internal storage goes straight to its key: no one else can write
-    # it (the item holds the key). Everything else waits in the spool, so that a bucket
-    # file is replaced only once the whole body is there, in outbox order.
-    straight = existing is None and dataset.driver is None
+    # A new file goes straight to its key: the item, committed before any byte, holds the
+    # key (no other upload may write it) and shows it as waiting (a sync that lists the
+    # key meanwhile changes nothing), and every store writes an object whole or not at all.
+    # A file replacing content waits in the spool, so that the old bytes stay until the
+    # whole body is there, and are replaced in outbox order.
+    straight = existing is None and not (for_drain and dataset.driver is not None)
     spool = None if straight else downstream.spool_key(store, uuid.uuid4().hex)
     mark = downstream.RESERVED_NEW if existing is None else downstream.RESERVED_EXISTING
-    entry_id = outbox.enqueue(
-        conn,
-        dataset_id=dataset.id,
-        op="put",
-        storage_key=key,
-        item_id=item_id,
-        spool_key=spool,
-        now=now,
-    )
-    conn.execute(
-        outbox_table.update()
-        .where(outbox_table.c.id == entry_id)
-        .values(next_attempt_at=now + upload_lease(), error=mark)
-    )
+    # The put row, due only when the lease runs out (an uploader that died).
+    entry_id = conn.execute(
+        _NEW_PUT,
+        {
+            "dataset_id": dataset.id,
+            "item_id": item_id,
+            "storage_key": key,
+            "spool_key": spool,
+            "next_attempt_at": now + upload_lease(),
+            "error": mark,
+            "created_at": now,
+        },
+    ).scalar_one()
     entry = {
         "id": entry_id,
         "item_id": item_id,
@@ -388,7 +497,7 @@ def _reserve(
         "spool_key": spool,
         "error": mark,
     }
-    return Reservation(entry, previous=existing)
+    return Reservation(entry, previous=existing, dataset=dataset)
 
 
 def _write(
@@ -418,14 +527,19 @@ def _write(
     try:
         return store.write_stream(target, body, size=size, content_type=content_type)
     except BaseException:
-        _release(catalog, store, reservation)  # the object too: the write may have landed
+        # The store wrote nothing (an aborted multipart upload, a temporary file removed);
+        # on the internal storage the key is removed anyway, in case the write landed.
+        _release(catalog, store, reservation, landed=False)
         raise
 
 
-def _release(catalog: Catalog, store: ObjectStore, reservation: Reservation) -> None:
+def _release(
+    catalog: Catalog, store: ObjectStore, reservation: Reservation, *, landed: bool = True
+) -> None:
     """Undo a reservation (the write failed, or the content was already there): the
     written object first, then the rows. A crash in between leaves the reservation to
-    expire; the drain then finishes the undo."""
+    expire; the drain then finishes the undo. ``landed`` False: the write failed, so the
+    object at a straight key in a driver's bucket is not this upload's to delete."""
     entry = reservation.entry
     if reservation.straight:
         with catalog.begin() as conn:
@@ -433,7 +547,10 @@ def _release(catalog: Catalog, store: ObjectStore, reservation: Reservation) -> 
                 return  # the drain undid it (lease over): the key may be another upload's
     try:
         # A spool's name is this upload's alone; a straight key is held by its new item.
-        store.delete(entry["storage_key"] if reservation.straight else entry["spool_key"])
+        if not reservation.straight:
+            store.delete(entry["spool_key"])
+        elif landed or reservation.owned:
+            store.delete(entry["storage_key"])
     except Exception:
         log.warning(
             "Could not delete the unfinished upload of %s", entry["storage_key"], exc_info=True
@@ -450,41 +567,48 @@ def _finalise(
     written: ObjectInfo,
     mimetype: str | None,
     metadata: dict | None,
-) -> dict:
-    """The upload is whole: the item takes its content and the put row becomes due."""
+) -> tuple[dict, bool]:
+    """The upload is whole: the item takes its content; the put row is done (a new file,
+    in place) or becomes due (a spooled one). Returns the item and whether the put is due.
+
+    A file written straight to a driver's key while a sync of the dataset runs stays
+    waiting, its put due: the sync may have listed the bucket before the file was there,
+    and must not take the item for vanished. The drain finishes it after the sync."""
     entry = reservation.entry
-    still = conn.execute(
-        sa.select(outbox_table.c.error).where(
-            (outbox_table.c.id == entry["id"]) & (outbox_table.c.status == "pending")
-        )
-    ).scalar()
-    if still not in downstream.RESERVED:
+    now = downstream.now_utc()
+    dataset = reservation.dataset
+    due = not reservation.straight or (
+        dataset.driver is not None and downstream.sync_running(conn, dataset.id)
+    )
+    # Still this upload's (not abandoned by the drain for a lapsed lease): claimed here.
+    claimed = conn.execute(_PUT_DUE if due else _PUT_DONE, {"entry_id": entry["id"], "now": now})
+    if claimed.rowcount != 1:
         raise Conflict(
             "the upload made no progress for longer than TRIBUTARY_UPLOAD_LEASE_SECONDS and "
             "was abandoned; upload it again"
         )
-    now = downstream.now_utc()
     previous = reservation.previous or {}
-    values = {
-        "size": body.position,
-        "sha256": body.hexdigest("sha256"),
-        "mimetype": mimetype,
-        "state": "active",
-        "deleted_at": None,
-        "vanished_at": None,
-        "preprocess_state": "pending",
-        "preprocess_error": None,
-        "preprocessed_at": None,
-        "thumbnail_key": None,
-        "system_metadata": None,
-        "user_metadata": {**(previous.get("user_metadata") or {}), **(metadata or {})} or None,
-        "updated_at": now,
-    }
-    if reservation.straight:
-        values.update(etag=written.etag, mtime=written.last_modified, downstream=None)
-    else:
-        values.update(etag=None, mtime=written.last_modified)
-    conn.execute(items.update().where(items.c.id == entry["item_id"]).values(**values))
+    user_metadata = {**(previous.get("user_metadata") or {}), **(metadata or {})} or None
+    row = dict(
+        conn.execute(
+            _FINAL_ITEM,
+            {
+                "item_id": entry["item_id"],
+                "size": body.position,
+                "sha256": body.hexdigest("sha256"),
+                "mimetype": mimetype,
+                "user_metadata": user_metadata,
+                "mtime": written.last_modified,
+                "updated_at": now,
+                # A straight write: the etag the bucket gave the file (a later listing
+                # shows the same one). A spooled one: the drain records it.
+                "etag": written.etag if reservation.straight else None,
+                "downstream": "put" if due else None,
+            },
+        )
+        .mappings()
+        .one()
+    )
     if previous.get("thumbnail_key"):
         outbox.enqueue(
             conn,
@@ -494,24 +618,16 @@ def _finalise(
             item_id=entry["item_id"],
             now=now,
         )
-    if reservation.straight:
-        outbox.mark_done(conn, [entry["id"]], now=now)
-    else:
-        conn.execute(
-            outbox_table.update()
-            .where(outbox_table.c.id == entry["id"])
-            .values(next_attempt_at=now, error=None)
-        )
-    row = _item_by_id(conn, entry["item_id"])
-    outbox.enqueue(
-        conn,
-        dataset_id=row["dataset_id"],
-        op="announce",
-        storage_key=row["storage_key"],
-        item_id=row["id"],
-        now=now,
+    conn.execute(
+        _NEW_ANNOUNCE,
+        {
+            "dataset_id": row["dataset_id"],
+            "item_id": row["id"],
+            "storage_key": row["storage_key"],
+            "now": now,
+        },
     )
-    return row
+    return row, due
 
 
 def _apply_at_once(catalog: Catalog, entry_id: int) -> None:
