@@ -31,13 +31,16 @@ if [ "${1:-}" = "--dev" ]; then
   # The dataset browser's one JS library, vendored into the package (served by the API,
   # never from a CDN); the copy is committed so that a runtime-only install has it too.
   cp node_modules/htmx.org/dist/htmx.min.js include/tributary/api/ui/static/vendor/htmx.min.js
-  # The browser tests (tests/ui) drive Debian's Chromium through Playwright.
-  if [ ! -x /usr/bin/chromium ]; then
-    echo "==> installing Chromium (apt-get) for the browser tests"
-    if [ "$(id -u)" = "0" ]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-    fi
+  # The browser tests (tests/ui) drive Debian's Chromium through Playwright; the deploy
+  # test checks docker-compose.yml with Debian's docker-compose (no Docker engine needed).
+  missing=""
+  [ -x /usr/bin/chromium ] || missing="$missing chromium"
+  command -v docker-compose >/dev/null || missing="$missing docker-compose"
+  if [ -n "$missing" ]; then
+    echo "==> installing (apt-get):$missing"
+    sudo=""
+    [ "$(id -u)" = "0" ] || sudo="sudo"
+    # shellcheck disable=SC2086 # the package names are meant to split
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
   fi
 fi

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, missing
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 STACK_SH = (REPO / "scripts" / "stack.sh").read_text()
@@ -77,7 +77,7 @@ def test_compose_and_stack_use_the_same_settings():
 def test_docker_compose_accepts_the_file():
     client = shutil.which("docker-compose")
     if client is None:
-        pytest.skip("docker-compose (Debian's 1.29) is not installed: the YAML checks above ran")
+        missing("docker-compose (Debian's 1.29) is not installed (scripts/setup.sh --dev does it)")
     result = subprocess.run(
         [client, "config", "-q"],
         cwd=REPO,
