@@ -128,7 +128,8 @@ def test_a_multipart_form_uploads_each_file_and_reports_each(live, admin, inbox)
     assert made.json()["metadata"]["user"] == {"shift": "night"}
     big = admin.get(f"/datasets/{inbox}/items/by-path", params={"path": "/form/b.bin"}).json()
     assert big["size"] == 2 * 1024 * 1024
-    assert live.drains.requests == []  # new internal files are written at once: no drain
+    # A drain emits the uploads' items-created event (so preprocessing runs).
+    assert set(live.drains.requests) == {(inbox, "token-admin")}
 
 
 def test_a_multipart_body_cut_inside_a_file_keeps_nothing(admin, inbox):

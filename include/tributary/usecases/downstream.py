@@ -30,14 +30,3 @@ def pending_operations(catalog: Catalog, dataset: str | None = None) -> int:
     with catalog.begin() as conn:
         dataset_id = dataset_queries.get(conn, dataset).id if dataset else None
         return outbox.pending_count(conn, dataset_id)
-
-
-def drain_wanted(catalog: Catalog, dataset: str, item: dict) -> bool:
-    """Whether a write to ``item`` should ask for a downstream sync run: an operation of
-    it still waits in the outbox, or the dataset is on a driver (whose bucket the run
-    keeps in step). A new file on the internal storage, written straight to its key,
-    queues nothing."""
-    if item.get("downstream"):
-        return True
-    with catalog.begin() as conn:
-        return dataset_queries.get(conn, dataset).driver is not None

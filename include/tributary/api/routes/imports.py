@@ -15,7 +15,6 @@ from tributary.api.deps import CatalogDep, DrainsDep, RunsDep
 from tributary.api.errors import one_line
 from tributary.api.streams import BodyReader
 from tributary.usecases import imports, links
-from tributary.usecases.downstream import drain_wanted
 
 router = APIRouter(tags=["links and imports"])
 
@@ -39,7 +38,7 @@ def create_link(
     """A linked item pointing at ``url`` (its link file at ``<to>/<name>.json``):
     ``{"status", "item"}``. Nothing is fetched now; preprocessing reads the URL."""
     result = links.create_link(catalog, dataset, **body.model_dump())
-    if result["status"] != "skipped" and drain_wanted(catalog, dataset, result["item"]):
+    if result["status"] != "skipped":
         drains.request(dataset, caller.token)
     return result
 

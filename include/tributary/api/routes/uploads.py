@@ -17,7 +17,6 @@ from tributary.api.multipart import Part, PartReader, each_file
 from tributary.api.streams import BodyReader
 from tributary.errors import InvalidInput, TributaryError
 from tributary.usecases import uploads
-from tributary.usecases.downstream import drain_wanted
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["uploads"])
@@ -83,7 +82,7 @@ async def upload_file(
         # whole body before it reads the answer, and must get the answer.
         with contextlib.suppress(Exception):
             await body.drain()
-    if result["status"] != "skipped" and drain_wanted(catalog, dataset, result["item"]):
+    if result["status"] != "skipped":  # an announcement (items-created) at least waits
         drains.request(dataset, caller.token)
     return result
 
@@ -131,9 +130,7 @@ async def upload_form(
 
     results = await each_file(request, one)
     outcomes = [_outcome(part, result) for part, result in zip(parts, results, strict=True)]
-    written = [o["item"] for o in outcomes if o["status"] in ("created", "replaced")]
-    waiting = any(item.get("downstream") for item in written)
-    if written and (waiting or drain_wanted(catalog, dataset, written[0])):
+    if any(o["status"] in ("created", "replaced") for o in outcomes):
         drains.request(dataset, caller.token)
     failed = sum(o["status"] in ("conflict", "error") for o in outcomes)
     return {"files": outcomes, "failed": failed}
