@@ -106,3 +106,53 @@ def test_upload_through_the_page_then_real_preprocessing_shows_the_thumbnail(
         context.close()
     with Client(airflow_server, user="viewer", password="viewer") as viewer:  # noqa: S106
         assert viewer.item_by_path("pages", "/sunrise.jpg")["metadata"]["user"] == {"camera": 7}
+
+
+def test_a_real_syncs_progress_bar_moves(airflow_server, tmp_path_factory):
+    """A dataset of 24 folders (past the one-partition size): its initial sync runs as
+    mapped partitions in the real Airflow while the Datasets page's bar polls itself;
+    the bar is seen at more than one value before the sync ends, and ends full."""
+    from tributary.catalog import Catalog
+    from tributary.client import Client
+    from tributary.usecases.drivers import create_driver
+
+    folder = tmp_path_factory.mktemp("progress-bucket")
+    for n in range(24):
+        (folder / f"cam{n:02}").mkdir()
+        for m in range(150):
+            (folder / f"cam{n:02}" / f"{m}.txt").write_text(f"{n}/{m}")
+    create_driver(
+        Catalog(airflow_server.env["TRIBUTARY_CATALOG_URL"]),
+        name="progress-drv",
+        provider="local",
+        bucket=str(folder),
+    )
+    with launch() as browser:
+        context, page = login(browser, airflow_server, "admin")
+        with Client(airflow_server, user="admin", password="admin") as api:  # noqa: S106
+            made = api.create_dataset("progress", driver="progress-drv")
+        assert made["initial_sync"]["dag_id"] == "tributary_initial_sync", made
+        bar = page.locator("#progress-progress progress")
+        deadline = time.monotonic() + 300
+        while not bar.count():  # the run waits for a scheduler slot first: reload till then
+            assert time.monotonic() < deadline, "the initial sync never showed as running"
+            page.goto(f"{airflow_server}/tributary/ui/")
+            time.sleep(1)
+        # From here the page is not reloaded: the bar polls the server by itself.
+        seen: set[tuple[str, str]] = set()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if bar.count():
+                seen.add((bar.get_attribute("value"), bar.get_attribute("max")))
+            status = page.locator("#progress-progress").inner_text()
+            if "succeeded" in status or "failed" in status:
+                break
+            time.sleep(0.5)
+        page.screenshot(path=ARTIFACTS / "airflow-progress.png", full_page=True)
+        context.close()
+        assert "succeeded" in status, status
+    moving = {value for value, total in seen if value != total}
+    assert len({value for value, _ in seen}) >= 2, seen  # it moved while we watched
+    assert moving, seen
+    with Client(airflow_server, user="viewer", password="viewer") as viewer:  # noqa: S106
+        assert viewer.dataset("progress")["items"]["active"] == 24 * 150
