@@ -93,6 +93,8 @@ def test_upload_through_the_page_then_real_preprocessing_shows_the_thumbnail(
             time.sleep(5)
         assert page.locator("img[src='x']").count() == 0  # the name is text, not markup
         assert page.locator(".card .label", has_text="onerror").count() == 1
+        assert page.get_by_role("button", name="Preprocess").count() == 1  # a writer's
+        assert page.get_by_role("link", name="Upload").count() == 1
         page.screenshot(path=ARTIFACTS / "airflow-browser.png", full_page=True)
 
         page.click(".card[data-path='/sunrise.jpg'] a")
@@ -103,6 +105,18 @@ def test_upload_through_the_page_then_real_preprocessing_shows_the_thumbnail(
         row.locator(".meta-value").fill("7")
         page.click("#meta-save")
         page.wait_for_selector("#toast.shown:has-text('Saved')")
+        context.close()
+
+        # A Viewer sees the same data and no button that changes it.
+        context, page = login(browser, airflow_server, "viewer")
+        page.goto(f"{airflow_server}/tributary/ui/datasets/pages")
+        page.locator(".card[data-path='/sunrise.jpg']").wait_for()
+        assert page.get_by_role("button", name="Preprocess").count() == 0
+        assert page.get_by_role("link", name="Upload").count() == 0
+        page.click(".card[data-path='/sunrise.jpg'] a")
+        page.locator("#item").wait_for()
+        assert page.get_by_role("button", name="Delete").count() == 0
+        assert page.locator("#meta-editor").count() == 0
         context.close()
     with Client(airflow_server, user="viewer", password="viewer") as viewer:  # noqa: S106
         assert viewer.item_by_path("pages", "/sunrise.jpg")["metadata"]["user"] == {"camera": 7}
