@@ -161,7 +161,7 @@ def check_upstream_sync_and_backfill(env: dict, tmp_path) -> None:
         "--folder", "camera-7/{{ ds }}/",
     )  # fmt: skip
     backfill(
-        "tributary_upstream_sync", "2026-11-01", "2026-11-04",
+        "tributary_upstream_sync", "2026-11-01", "2026-11-04", "--max-active-runs", "1",
         "--dag-run-conf", json.dumps({"dataset": "cam7"}),
     )  # fmt: skip
 
