@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from tributary.catalog import Catalog, item_pages
 from tributary.catalog import datasets as dataset_queries
 from tributary.catalog import items as item_queries
+from tributary.catalog.datasets import Dataset
 from tributary.catalog.schema import items
 from tributary.errors import InvalidInput, NotFound
 from tributary.ingest.redact import redact_url
@@ -133,8 +134,9 @@ def metadata_filter(pairs: Iterable[str]) -> dict:
     return found
 
 
-def get_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
-    """The record of one item of a dataset, whatever its state."""
+def dataset_and_row(catalog: Catalog, dataset: str, item_id: int) -> tuple[Dataset, dict]:
+    """A dataset and the row of one of its items, whatever its state (``NotFound`` for
+    either)."""
     with catalog.begin() as conn:
         found = dataset_queries.get(conn, dataset)
         row = (
@@ -146,7 +148,12 @@ def get_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
         )
     if row is None:
         raise NotFound(f"no item {item_id} in dataset {dataset!r}")
-    return item_record(row)
+    return found, dict(row)
+
+
+def get_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
+    """The record of one item of a dataset, whatever its state."""
+    return item_record(dataset_and_row(catalog, dataset, item_id)[1])
 
 
 def find_item(catalog: Catalog, dataset: str, path: str) -> dict:

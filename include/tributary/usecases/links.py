@@ -34,7 +34,7 @@ from tributary.ingest.fetch import Fetcher, RemoteBody
 from tributary.ingest.links import make_link, parse_link
 from tributary.ingest.redact import redact_url
 from tributary.sync import link_files
-from tributary.usecases.items import item_record
+from tributary.usecases.items import dataset_and_row, item_record
 from tributary.usecases.uploads import check_upload_path, upload
 
 log = logging.getLogger(__name__)
@@ -218,16 +218,8 @@ def open_link_content(
 
 
 def _linked_item(catalog: Catalog, dataset: str, item_id: int) -> dict:
-    with catalog.begin() as conn:
-        found = dataset_queries.get(conn, dataset)
-        row = (
-            conn.execute(
-                sa.select(items).where((items.c.dataset_id == found.id) & (items.c.id == item_id))
-            )
-            .mappings()
-            .first()
-        )
-    if row is None or row["state"] != "active":
+    row = dataset_and_row(catalog, dataset, item_id)[1]
+    if row["state"] != "active":
         raise NotFound(f"no item {item_id} in dataset {dataset!r}")
     if row["kind"] != "link" or not row["source_url"]:
         raise InvalidInput(f"item {item_id} of dataset {dataset!r} is a file, not a link")

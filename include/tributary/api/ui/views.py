@@ -24,6 +24,7 @@ from tributary.usecases import items as item_usecase
 from tributary.usecases import syncs as sync_usecase
 from tributary.usecases.content import thumbnail_version
 from tributary.usecases.edits import MOVE_RULE, bucket_file_fate
+from tributary.usecases.items import dataset_and_row
 from tributary.usecases.links import link_record
 
 PAGE_SIZE = 60
@@ -326,20 +327,8 @@ def parse_filters(params) -> Filters:
 
 def item_detail(catalog: Catalog, dataset: str, item_id: int, api_items: str) -> dict:
     """An item for its panel: the record, its card fields, and what its dataset allows."""
-    with catalog.begin() as conn:
-        found = dataset_queries.get(conn, dataset)
-        row = (
-            conn.execute(
-                sa.select(items).where((items.c.dataset_id == found.id) & (items.c.id == item_id))
-            )
-            .mappings()
-            .first()
-        )
-    if row is None:
-        from tributary.errors import NotFound
-
-        raise NotFound(f"no item {item_id} in dataset {dataset!r}")
-    record = card(link_record(dict(row)), api_items)
+    found, row = dataset_and_row(catalog, dataset, item_id)
+    record = card(link_record(row), api_items)
     fate = bucket_file_fate(found)
     record["delete_says"] = {
         "deleting": "The file in the bucket will be deleted too (the driver allows deletes).",
